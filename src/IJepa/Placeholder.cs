@@ -1,0 +1,1 @@
+namespace IJepa; internal static class Placeholder { }
