@@ -1,1 +1,4 @@
+global using IJepa.Checkpoints;
+global using IJepa.Model;
 global using Xunit;
+global using static TorchSharp.torch;

@@ -1,0 +1,186 @@
+using IJepa.Checkpoints;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace IJepa.Model;
+
+/// <summary>
+/// The I-JEPA ViT encoder as transformers' <c>IJepaModel</c> computes it, in TorchSharp. The module
+/// tree mirrors the checkpoint's keys (<c>embeddings.patch_embeddings.projection.weight</c>,
+/// <c>encoder.layer.{i}.attention.attention.query.weight</c>, …, <c>layernorm.bias</c>), so
+/// <c>named_parameters()</c> is exactly the list of tensors a checkpoint must hold.
+/// This is the advanced API for TorchSharp users; <c>IJepaEncoder</c> wraps it for everyone else.
+/// </summary>
+public sealed class IJepaModel : nn.Module
+{
+    private readonly IJepaEmbeddings _embeddings;
+    private readonly IJepaEncoderStack _encoder;
+    private readonly LayerNorm _layernorm;
+
+    private IJepaModel(IJepaConfig config, ScalarType dtype, Device device)
+        : base(nameof(IJepaModel))
+    {
+        IReadOnlyList<string> problems = config.Validate();
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException("Invalid configuration: " + string.Join("; ", problems), nameof(config));
+        }
+        if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float64))
+        {
+            throw new ArgumentException($"Compute dtype {dtype} is not a floating-point type this model supports.", nameof(dtype));
+        }
+        Config = config;
+        DType = dtype;
+        Device = device;
+        _embeddings = new IJepaEmbeddings(config, dtype, device);
+        _encoder = new IJepaEncoderStack(config, dtype, device);
+        _layernorm = new LayerNorm(config.HiddenSize, config.LayerNormEps, dtype, device);
+        register_module("embeddings", _embeddings);
+        register_module("encoder", _encoder);
+        register_module("layernorm", _layernorm);
+        eval();
+    }
+
+    /// <summary>The model's sizes.</summary>
+    public IJepaConfig Config { get; }
+
+    /// <summary>The dtype parameters are held and computed in.</summary>
+    public ScalarType DType { get; }
+
+    /// <summary>Where the parameters live.</summary>
+    public Device Device { get; }
+
+    /// <summary>
+    /// Builds a model with uninitialized parameters; fill them with <see cref="LoadWeights"/> or
+    /// <see cref="InitializeRandom"/> before use.
+    /// </summary>
+    public static IJepaModel Create(IJepaConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return new IJepaModel(config, dtype, device ?? CPU);
+    }
+
+    /// <summary>
+    /// Loads a Hugging Face I-JEPA folder: <c>config.json</c> plus <c>model.safetensors</c> or
+    /// sharded <c>model-0000k-of-0000n.safetensors</c> with <c>model.safetensors.index.json</c>.
+    /// Weights stored as F32, F16, BF16 or F64 are converted to <paramref name="dtype"/>.
+    /// </summary>
+    /// <exception cref="IJepaCheckpointException">The folder, config or weights are unusable; the message lists every problem.</exception>
+    public static IJepaModel FromPretrained(string directory, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    {
+        using var checkpoint = HuggingFaceCheckpoint.Open(directory);
+        IJepaModel model = Create(checkpoint.Config, dtype, device);
+        try
+        {
+            model.LoadWeights(checkpoint);
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Fills every parameter from <paramref name="checkpoint"/>, after checking that names and shapes match exactly.</summary>
+    /// <exception cref="IJepaCheckpointException">Missing, unexpected or mis-shaped tensors (all listed).</exception>
+    internal void LoadWeights(HuggingFaceCheckpoint checkpoint) => WeightLoader.Load(this, checkpoint);
+
+    /// <summary>
+    /// Fills the parameters with random values (normal, std 0.02, for projections and position
+    /// embeddings; LayerNorms at weight 1, bias 0), for demos and tests without real weights.
+    /// </summary>
+    public void InitializeRandom(long seed)
+    {
+        using var noGrad = no_grad();
+        using var generator = new Generator((ulong)seed, CPU);
+        foreach ((string name, TorchSharp.Modules.Parameter parameter) in named_parameters())
+        {
+            bool isNorm = name.Contains("layernorm", StringComparison.Ordinal);
+            if (isNorm)
+            {
+                parameter.fill_(name.EndsWith(".weight", StringComparison.Ordinal) ? 1.0 : 0.0);
+                continue;
+            }
+            if (name.EndsWith(".bias", StringComparison.Ordinal))
+            {
+                parameter.zero_();
+                continue;
+            }
+            using Tensor values = normal(0.0, 0.02, parameter.shape, ScalarType.Float32, CPU, generator: generator);
+            parameter.copy_(values);
+        }
+    }
+
+    /// <summary>
+    /// Encodes normalized pixels [B, C, H, W]. Runs under inference mode; the caller owns the returned output.
+    /// </summary>
+    /// <exception cref="ArgumentException">The tensor is not [B, C, H, W] with the model's channel count, or its size differs from the model's without <see cref="IJepaForwardOptions.InterpolatePosEncoding"/>.</exception>
+    public IJepaModelOutput Forward(Tensor pixelValues, IJepaForwardOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(pixelValues);
+        options ??= IJepaForwardOptions.Default;
+        CheckInput(pixelValues, options);
+
+        using var inference = inference_mode();
+        using var scope = NewDisposeScope();
+        Tensor x = _embeddings.Forward(pixelValues.to(DType, Device), options.InterpolatePosEncoding);
+        List<Tensor>? hidden = options.OutputHiddenStates ? [x] : null;
+        for (int i = 0; i < _encoder.Count; i++)
+        {
+            Tensor next = _encoder[i].Forward(x);
+            if (hidden is null)
+            {
+                x.Dispose();
+            }
+            else
+            {
+                hidden.Add(next);
+            }
+            x = next;
+        }
+        Tensor last = _layernorm.Forward(x);
+        Tensor pooled = last.mean([1]);
+        var output = new IJepaModelOutput(last, pooled, hidden);
+        scope.MoveToOuter(last, pooled);
+        if (hidden != null)
+        {
+            scope.MoveToOuter(hidden);
+        }
+        return output;
+    }
+
+    private void CheckInput(Tensor pixels, IJepaForwardOptions options)
+    {
+        if (pixels.dim() != 4)
+        {
+            throw new ArgumentException($"Pixel values must be [batch, channels, height, width]; got shape [{string.Join(",", pixels.shape)}].", nameof(pixels));
+        }
+        long channels = pixels.shape[1], height = pixels.shape[2], width = pixels.shape[3];
+        if (pixels.shape[0] < 1)
+        {
+            throw new ArgumentException("The batch is empty.", nameof(pixels));
+        }
+        if (channels != Config.NumChannels)
+        {
+            throw new ArgumentException($"The model expects {Config.NumChannels} channels; the input has {channels}.", nameof(pixels));
+        }
+        if (!pixels.is_floating_point())
+        {
+            throw new ArgumentException($"Pixel values must be floating point (normalized); got {pixels.dtype}.", nameof(pixels));
+        }
+        if (options.InterpolatePosEncoding)
+        {
+            if (height < Config.PatchSize || width < Config.PatchSize)
+            {
+                throw new ArgumentException($"Input {height}x{width} is smaller than one {Config.PatchSize}-pixel patch.", nameof(pixels));
+            }
+        }
+        else if (height != Config.ImageSize || width != Config.ImageSize)
+        {
+            throw new ArgumentException(
+                $"Input image size ({height}x{width}) doesn't match the model ({Config.ImageSize}x{Config.ImageSize}); resize it, or set InterpolatePosEncoding to resample the position embeddings.",
+                nameof(pixels));
+        }
+    }
+}

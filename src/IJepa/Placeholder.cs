@@ -1,1 +1,0 @@
-namespace IJepa; internal static class Placeholder { }
