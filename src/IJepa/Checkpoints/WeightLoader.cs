@@ -44,13 +44,13 @@ internal static class WeightLoader
         }
         foreach (string stored in checkpoint.TensorNames.Order(StringComparer.Ordinal))
         {
-            if (!stored.StartsWith(prefix, StringComparison.Ordinal))
+            bool prefixed = stored.StartsWith(prefix, StringComparison.Ordinal);
+            string name = prefixed ? stored[prefix.Length..] : stored;
+            if (IgnoredHeads.Any(h => name.StartsWith(h, StringComparison.Ordinal)))
             {
-                problems.Add($"unexpected '{stored}'");
                 continue;
             }
-            string name = stored[prefix.Length..];
-            if (!expected.Contains(name) && !IgnoredHeads.Any(h => name.StartsWith(h, StringComparison.Ordinal)))
+            if (!prefixed || !expected.Contains(name))
             {
                 problems.Add($"unexpected '{stored}'");
             }
