@@ -32,6 +32,7 @@ public sealed record IJepaConfig
 
     /// <summary>LayerNorm epsilon (1e-6 in the published checkpoints).</summary>
     public double LayerNormEps { get; init; } = 1e-6;
+    // (A config.json without layer_norm_eps gets transformers' default, 1e-12; see Parse.)
 
     /// <summary>MLP activation: "gelu" (exact, erf) or "gelu_pytorch_tanh"/"gelu_new" (tanh approximation).</summary>
     public string HiddenAct { get; init; } = "gelu";
@@ -167,6 +168,30 @@ public sealed record IJepaConfig
             problems.Add($"hidden_act '{HiddenAct}' is not supported (gelu, gelu_pytorch_tanh, gelu_new)");
         }
         return problems;
+    }
+
+    /// <summary>The config as Hugging Face's <c>config.json</c> for <c>IJepaModel</c>.</summary>
+    public string ToJson()
+    {
+        var fields = new SortedDictionary<string, object>(StringComparer.Ordinal)
+        {
+            ["architectures"] = new[] { "IJepaModel" },
+            ["model_type"] = "ijepa",
+            ["hidden_size"] = HiddenSize,
+            ["num_hidden_layers"] = NumHiddenLayers,
+            ["num_attention_heads"] = NumAttentionHeads,
+            ["intermediate_size"] = IntermediateSize,
+            ["patch_size"] = PatchSize,
+            ["image_size"] = ImageSize,
+            ["num_channels"] = NumChannels,
+            ["layer_norm_eps"] = LayerNormEps,
+            ["hidden_act"] = HiddenAct,
+            ["qkv_bias"] = QkvBias,
+            ["hidden_dropout_prob"] = 0.0,
+            ["attention_probs_dropout_prob"] = 0.0,
+            ["initializer_range"] = 0.02,
+        };
+        return JsonSerializer.Serialize(fields, new JsonSerializerOptions { WriteIndented = true });
     }
 
     private static int Int(JsonElement root, string name, List<string> problems, int? fallback = null)

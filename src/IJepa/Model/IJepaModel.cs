@@ -113,6 +113,34 @@ public sealed class IJepaModel : nn.Module
     }
 
     /// <summary>
+    /// Writes this model as a Hugging Face folder: <c>config.json</c>, <c>model.safetensors</c> (in the
+    /// model's dtype) and a <c>preprocessor_config.json</c> with the I-JEPA checkpoints' preprocessing
+    /// (bilinear resize to the image size, mean = std = 0.5).
+    /// </summary>
+    public void SavePretrained(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, HuggingFaceCheckpoint.ConfigFile), Config.ToJson());
+        File.WriteAllText(Path.Combine(directory, "preprocessor_config.json"), $$"""
+            {
+              "do_normalize": true,
+              "do_rescale": true,
+              "do_resize": true,
+              "image_mean": [0.5, 0.5, 0.5],
+              "image_processor_type": "ViTImageProcessor",
+              "image_std": [0.5, 0.5, 0.5],
+              "resample": 2,
+              "rescale_factor": 0.00392156862745098,
+              "size": { "height": {{Config.ImageSize}}, "width": {{Config.ImageSize}} }
+            }
+            """);
+        SafetensorsWriter.Write(
+            Path.Combine(directory, HuggingFaceCheckpoint.WeightsFile),
+            named_parameters().Select(p => (p.name, (Tensor)p.parameter)),
+            new Dictionary<string, string> { ["format"] = "pt" });
+    }
+
+    /// <summary>
     /// Encodes normalized pixels [B, C, H, W]. Runs under inference mode; the caller owns the returned output.
     /// </summary>
     /// <exception cref="ArgumentException">The tensor is not [B, C, H, W] with the model's channel count, or its size differs from the model's without <see cref="IJepaForwardOptions.InterpolatePosEncoding"/>.</exception>

@@ -1,0 +1,27 @@
+namespace IJepa.Benchmarks;
+
+/// <summary>Resident memory of this process from /proc (Linux).</summary>
+internal static class ProcessMemory
+{
+    /// <summary>Current resident set, bytes.</summary>
+    public static long Resident() => ReadStatus("VmRSS:");
+
+    /// <summary>Peak resident set since start or the last <see cref="ResetPeak"/>, bytes.</summary>
+    public static long Peak() => ReadStatus("VmHWM:");
+
+    /// <summary>Resets the kernel's peak-RSS mark to the current RSS (writes 5 to /proc/self/clear_refs).</summary>
+    public static void ResetPeak() => File.WriteAllText("/proc/self/clear_refs", "5");
+
+    private static long ReadStatus(string key)
+    {
+        foreach (string line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith(key, StringComparison.Ordinal))
+            {
+                string[] parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+        throw new InvalidOperationException($"{key} not found in /proc/self/status");
+    }
+}
