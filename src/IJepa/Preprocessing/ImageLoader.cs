@@ -1,0 +1,201 @@
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Gif;
+using SixLabors.ImageSharp.Metadata;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+
+namespace IJepa.Preprocessing;
+
+/// <summary>
+/// Decodes images with ImageSharp into 8-bit RGB the way transformers' <c>load_image</c> does with
+/// Pillow: EXIF orientation applied, the first frame of an animation, and Pillow's
+/// <c>convert("RGB")</c> for other modes — alpha dropped without compositing, 16-bit RGB reduced to its
+/// high byte, and 16-bit grayscale clipped at 255 (Pillow reads it as 32-bit integers, and its I→RGB
+/// conversion clips; Python users get exactly that).
+/// </summary>
+internal static class ImageLoader
+{
+    private static readonly Configuration DecodeConfiguration = CreateConfiguration();
+
+    private static Configuration CreateConfiguration()
+    {
+        Configuration configuration = Configuration.Default.Clone();
+        // Only the first frame matters; decoding the rest of an animation would cost time and memory.
+        configuration.ImageFormatsManager.SetDecoder(GifFormat.Instance, new GifDecoder { DecodingMode = FrameDecodingMode.First });
+        return configuration;
+    }
+
+    public static RgbImage Decode(Stream stream, string source, long maxPixels)
+    {
+        Image image = LoadChecked(stream, source, maxPixels);
+        using (image)
+        {
+            try
+            {
+                return ToRgb(image);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                throw new ImageDecodeException(source, $"cannot convert the decoded image: {e.Message}", e);
+            }
+        }
+    }
+
+    public static RgbImage FromImage(Image image, string source, long maxPixels)
+    {
+        CheckSize(image.Width, image.Height, source, maxPixels);
+        using Image copy = image.Frames.Count > 1 ? image.Frames.CloneFrame(0) : image.Clone(_ => { });
+        copy.Metadata.ExifProfile = image.Metadata.ExifProfile?.DeepClone();
+        copy.Mutate(x => x.AutoOrient());
+        return ToRgb(copy);
+    }
+
+    private static Image LoadChecked(Stream stream, string source, long maxPixels)
+    {
+        Stream seekable = stream;
+        MemoryStream? buffered = null;
+        try
+        {
+            if (!stream.CanSeek)
+            {
+                // Identify then decode needs to read the header twice.
+                buffered = new MemoryStream();
+                stream.CopyTo(buffered);
+                buffered.Position = 0;
+                seekable = buffered;
+            }
+            long start = seekable.Position;
+            if (seekable.Length - start == 0)
+            {
+                throw new ImageDecodeException(source, "the file is empty (0 bytes)");
+            }
+
+            IImageInfo? info;
+            try
+            {
+                info = Image.Identify(DecodeConfiguration, seekable);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException and not ImageDecodeException)
+            {
+                throw Wrap(source, e);
+            }
+            if (info is null)
+            {
+                throw new ImageDecodeException(source, "not an image, or a format this library cannot read (JPEG, PNG, GIF, BMP, TIFF, WebP, TGA, PBM)");
+            }
+            CheckSize(info.Width, info.Height, source, maxPixels);
+
+            seekable.Position = start;
+            Image image;
+            try
+            {
+                image = Image.Load(DecodeConfiguration, seekable);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                throw Wrap(source, e);
+            }
+            try
+            {
+                while (image.Frames.Count > 1)
+                {
+                    image.Frames.RemoveFrame(image.Frames.Count - 1);
+                }
+                image.Mutate(x => x.AutoOrient());
+                return image;
+            }
+            catch
+            {
+                image.Dispose();
+                throw;
+            }
+        }
+        finally
+        {
+            buffered?.Dispose();
+        }
+    }
+
+    private static ImageDecodeException Wrap(string source, Exception e) => e switch
+    {
+        UnknownImageFormatException => new ImageDecodeException(source, "not an image, or a format this library cannot read", e),
+        InvalidImageContentException => new ImageDecodeException(source, $"corrupt or truncated image: {e.Message}", e),
+        ImageFormatException => new ImageDecodeException(source, $"unreadable image: {e.Message}", e),
+        NotSupportedException => new ImageDecodeException(source, $"unsupported image variant: {e.Message}", e),
+        EndOfStreamException => new ImageDecodeException(source, "truncated image", e),
+        _ => new ImageDecodeException(source, $"the decoder failed: {e.GetType().Name}: {e.Message}", e),
+    };
+
+    private static void CheckSize(int width, int height, string source, long maxPixels)
+    {
+        if (width < 1 || height < 1)
+        {
+            throw new ImageDecodeException(source, $"the image claims {width}x{height} pixels");
+        }
+        if ((long)width * height > maxPixels)
+        {
+            throw new ImageDecodeException(source,
+                $"{width}x{height} = {(long)width * height:N0} pixels exceeds the limit of {maxPixels:N0} (a possible decompression bomb; raise PreprocessingOptions.MaxPixels to allow it)");
+        }
+    }
+
+    private static RgbImage ToRgb(Image image)
+    {
+        int width = image.Width, height = image.Height;
+        byte[] rgb = new byte[checked(width * height * 3)];
+        switch (image)
+        {
+            case Image<Rgb24> direct:
+                direct.CopyPixelDataTo(rgb);
+                break;
+            case Image<Rgb48> wide:
+                HighBytes(wide, rgb, p => (p.R, p.G, p.B));
+                break;
+            case Image<Rgba64> wide:
+                HighBytes(wide, rgb, p => (p.R, p.G, p.B));
+                break;
+            case Image<La32> wide:
+                HighBytes(wide, rgb, p => (p.L, p.L, p.L));
+                break;
+            case Image<L16> gray:
+                // Pillow: 16-bit grayscale opens as mode "I"; convert("RGB") clips values above 255.
+                Convert(gray, rgb, p => (byte)Math.Min((int)p.PackedValue, 255));
+                break;
+            default:
+                using (Image<Rgb24> converted = image.CloneAs<Rgb24>())
+                {
+                    converted.CopyPixelDataTo(rgb);
+                }
+                break;
+        }
+        return new RgbImage(width, height, rgb);
+    }
+
+    private static void HighBytes<TPixel>(Image<TPixel> image, byte[] rgb, Func<TPixel, (ushort R, ushort G, ushort B)> channels)
+        where TPixel : unmanaged, IPixel<TPixel>
+    {
+        TPixel[] pixels = new TPixel[image.Width * image.Height];
+        image.CopyPixelDataTo(pixels);
+        for (int i = 0; i < pixels.Length; i++)
+        {
+            (ushort r, ushort g, ushort b) = channels(pixels[i]);
+            rgb[i * 3] = (byte)(r >> 8);
+            rgb[(i * 3) + 1] = (byte)(g >> 8);
+            rgb[(i * 3) + 2] = (byte)(b >> 8);
+        }
+    }
+
+    private static void Convert<TPixel>(Image<TPixel> image, byte[] rgb, Func<TPixel, byte> gray)
+        where TPixel : unmanaged, IPixel<TPixel>
+    {
+        TPixel[] pixels = new TPixel[image.Width * image.Height];
+        image.CopyPixelDataTo(pixels);
+        for (int i = 0; i < pixels.Length; i++)
+        {
+            byte v = gray(pixels[i]);
+            rgb[i * 3] = v;
+            rgb[(i * 3) + 1] = v;
+            rgb[(i * 3) + 2] = v;
+        }
+    }
+}

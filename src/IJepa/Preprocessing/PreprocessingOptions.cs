@@ -1,0 +1,200 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace IJepa.Preprocessing;
+
+/// <summary>
+/// Everything that turns an image into the model's normalized input. Use a preset —
+/// <see cref="FromHuggingFaceConfig"/> (what transformers does with the checkpoint's
+/// preprocessor_config.json), <see cref="Paper"/> (timm/torchvision evaluation) — or set the fields.
+/// </summary>
+public sealed record PreprocessingOptions
+{
+    /// <summary>Pillow's default decompression-bomb warning threshold, in pixels.</summary>
+    public const long DefaultMaxPixels = 89_478_485;
+
+    /// <summary>Output height in pixels.</summary>
+    public int Height { get; init; } = 224;
+
+    /// <summary>Output width in pixels.</summary>
+    public int Width { get; init; } = 224;
+
+    /// <summary>How the image is brought to <see cref="Height"/> × <see cref="Width"/>.</summary>
+    public ResizeMode ResizeMode { get; init; } = ResizeMode.Stretch;
+
+    /// <summary>With <see cref="ResizeMode.ShorterSideThenCenterCrop"/>: the shorter side's length before cropping.</summary>
+    public int ResizeShorterSide { get; init; } = 248;
+
+    /// <summary>Resampling filter (Pillow semantics, antialiased when downscaling).</summary>
+    public ResampleFilter Filter { get; init; } = ResampleFilter.Bilinear;
+
+    /// <summary>Factor applied to 0–255 values (1/255 in every I-JEPA checkpoint).</summary>
+    public double RescaleFactor { get; init; } = 1.0 / 255.0;
+
+    /// <summary>Per-channel mean subtracted after rescaling (R, G, B).</summary>
+    public IReadOnlyList<float> Mean { get; init; } = [0.5f, 0.5f, 0.5f];
+
+    /// <summary>Per-channel standard deviation divided by after subtracting the mean (R, G, B).</summary>
+    public IReadOnlyList<float> Std { get; init; } = [0.5f, 0.5f, 0.5f];
+
+    /// <summary>Rounding behaviour of the Python pipeline being reproduced.</summary>
+    public RescaleArithmetic Arithmetic { get; init; } = RescaleArithmetic.TransformersFloat64;
+
+    /// <summary>Images with more pixels than this are refused before decoding (decompression bombs).</summary>
+    public long MaxPixels { get; init; } = DefaultMaxPixels;
+
+    /// <summary>The I-JEPA checkpoints' own preprocessing: bilinear to 224 × 224, mean = std = 0.5.</summary>
+    public static PreprocessingOptions HuggingFaceDefault { get; } = new();
+
+    /// <summary>
+    /// The paper's / timm's evaluation transform: shorter side to floor(size / 0.9) with bicubic, center
+    /// crop size × size, ImageNet mean and std, torchvision arithmetic.
+    /// </summary>
+    public static PreprocessingOptions Paper(int size = 224) => new()
+    {
+        Height = size,
+        Width = size,
+        ResizeMode = ResizeMode.ShorterSideThenCenterCrop,
+        ResizeShorterSide = (int)(size / 0.9),
+        Filter = ResampleFilter.Bicubic,
+        Mean = [0.485f, 0.456f, 0.406f],
+        Std = [0.229f, 0.224f, 0.225f],
+        Arithmetic = RescaleArithmetic.TorchvisionFloat32,
+    };
+
+    /// <summary>
+    /// Reads a Hugging Face <c>preprocessor_config.json</c> (ViTImageProcessor fields: do_resize, size,
+    /// resample, do_rescale, rescale_factor, do_normalize, image_mean, image_std).
+    /// </summary>
+    /// <exception cref="IJepa.Checkpoints.IJepaCheckpointException">The file is unreadable or holds values this library cannot reproduce.</exception>
+    public static PreprocessingOptions FromHuggingFaceConfig(string path)
+    {
+        string fullPath = Path.GetFullPath(path);
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(File.ReadAllBytes(fullPath));
+            JsonElement root = document.RootElement;
+            var problems = new List<string>();
+            var options = new PreprocessingOptions();
+            bool doResize = Bool(root, "do_resize", true);
+            if (!doResize)
+            {
+                problems.Add("do_resize = false is not supported: the encoder needs a fixed input size");
+            }
+            if (root.TryGetProperty("size", out JsonElement size))
+            {
+                if (size.ValueKind == JsonValueKind.Object && size.TryGetProperty("height", out JsonElement h) && size.TryGetProperty("width", out JsonElement w)
+                    && h.TryGetInt32(out int height) && w.TryGetInt32(out int width) && height > 0 && width > 0)
+                {
+                    options = options with { Height = height, Width = width };
+                }
+                else if (size.ValueKind == JsonValueKind.Number && size.TryGetInt32(out int side) && side > 0)
+                {
+                    options = options with { Height = side, Width = side };
+                }
+                else
+                {
+                    problems.Add($"size {size.GetRawText()} is not {{\"height\": H, \"width\": W}}");
+                }
+            }
+            if (root.TryGetProperty("resample", out JsonElement resample))
+            {
+                if (resample.TryGetInt32(out int code) && Enum.IsDefined((ResampleFilter)code))
+                {
+                    options = options with { Filter = (ResampleFilter)code };
+                }
+                else
+                {
+                    problems.Add($"resample {resample.GetRawText()} is not a supported Pillow filter (1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming)");
+                }
+            }
+            double rescale = Bool(root, "do_rescale", true) ? Number(root, "rescale_factor", 1.0 / 255.0) : 1.0;
+            options = options with { RescaleFactor = rescale };
+            if (Bool(root, "do_normalize", true))
+            {
+                options = options with
+                {
+                    Mean = Triple(root, "image_mean", [0.5f, 0.5f, 0.5f], problems),
+                    Std = Triple(root, "image_std", [0.5f, 0.5f, 0.5f], problems),
+                };
+            }
+            else
+            {
+                options = options with { Mean = [0f, 0f, 0f], Std = [1f, 1f, 1f] };
+            }
+            if (problems.Count > 0)
+            {
+                throw new IJepa.Checkpoints.IJepaCheckpointException(fullPath, problems);
+            }
+            return options;
+        }
+        catch (JsonException e)
+        {
+            throw new IJepa.Checkpoints.IJepaCheckpointException(fullPath, $"not valid JSON: {e.Message}", e);
+        }
+        catch (Exception e) when (e is IOException and not IJepa.Checkpoints.IJepaCheckpointException or UnauthorizedAccessException)
+        {
+            throw new IJepa.Checkpoints.IJepaCheckpointException(fullPath, $"cannot read the preprocessor config: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Checks the options; lists what is wrong (empty when fine).</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (Height < 1 || Width < 1 || Height > 16384 || Width > 16384)
+        {
+            problems.Add($"output size {Height}x{Width} is outside 1..16384");
+        }
+        if (ResizeMode == ResizeMode.ShorterSideThenCenterCrop && ResizeShorterSide < Math.Max(Height, Width))
+        {
+            problems.Add($"ResizeShorterSide {ResizeShorterSide} is smaller than the crop {Height}x{Width}");
+        }
+        if (Mean.Count != 3 || Std.Count != 3)
+        {
+            problems.Add("Mean and Std need three values (R, G, B)");
+        }
+        else if (Std.Any(s => !(s > 0)))
+        {
+            problems.Add("Std values must be positive");
+        }
+        if (MaxPixels < 1)
+        {
+            problems.Add("MaxPixels must be positive");
+        }
+        if (!Enum.IsDefined(Filter))
+        {
+            problems.Add($"filter {Filter} is not supported");
+        }
+        return problems;
+    }
+
+    private static bool Bool(JsonElement root, string name, bool fallback) =>
+        root.TryGetProperty(name, out JsonElement v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : fallback;
+
+    private static double Number(JsonElement root, string name, double fallback) =>
+        root.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble() : fallback;
+
+    private static float[] Triple(JsonElement root, string name, float[] fallback, List<string> problems)
+    {
+        if (!root.TryGetProperty(name, out JsonElement v) || v.ValueKind == JsonValueKind.Null)
+        {
+            return fallback;
+        }
+        if (v.ValueKind == JsonValueKind.Number)
+        {
+            float single = (float)v.GetDouble();
+            return [single, single, single];
+        }
+        if (v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 3 && v.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number))
+        {
+            return v.EnumerateArray().Select(e => (float)e.GetDouble()).ToArray();
+        }
+        problems.Add($"{name} {v.GetRawText()} is not three numbers");
+        return fallback;
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{ResizeMode} {Height}x{Width} {Filter}, mean [{string.Join(", ", Mean)}], std [{string.Join(", ", Std)}]");
+}

@@ -1,0 +1,177 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using IJepa.Preprocessing;
+
+namespace IJepa.Tests;
+
+/// <summary>Bad images: a typed exception naming the source, raised before any large allocation; batches go on without them.</summary>
+public class BadImageTests
+{
+    private static readonly ImagePreprocessor Preprocessor = new(new PreprocessingOptions { Height = 37, Width = 53 });
+
+    private static string Input(string name) => Path.Combine(AppContext.BaseDirectory, "images", "input", name);
+
+    private static ImageDecodeException Fails(byte[] bytes, string name)
+    {
+        var error = Assert.Throws<ImageDecodeException>(() => Preprocessor.Preprocess(ImageInput.FromBytes(bytes, name)));
+        Assert.Equal(name, error.Source);
+        Assert.StartsWith(name + ": ", error.Message, StringComparison.Ordinal);
+        return error;
+    }
+
+    /// <summary>A valid PNG header (signature + IHDR with a correct CRC) claiming the given size, and no pixel data.</summary>
+    internal static byte[] PngHeader(int width, int height)
+    {
+        var stream = new MemoryStream();
+        stream.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
+        byte[] ihdr = new byte[13];
+        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
+        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
+        ihdr[8] = 8;  // bit depth
+        ihdr[9] = 2;  // RGB
+        WriteChunk(stream, "IHDR", ihdr);
+        WriteChunk(stream, "IDAT", ZlibOf(new byte[64]));
+        WriteChunk(stream, "IEND", []);
+        return stream.ToArray();
+    }
+
+    private static byte[] ZlibOf(byte[] data)
+    {
+        var output = new MemoryStream();
+        using (var z = new ZLibStream(output, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            z.Write(data);
+        }
+        return output.ToArray();
+    }
+
+    private static void WriteChunk(Stream stream, string type, byte[] data)
+    {
+        byte[] length = new byte[4];
+        BinaryPrimitives.WriteInt32BigEndian(length, data.Length);
+        stream.Write(length);
+        byte[] typed = [.. System.Text.Encoding.ASCII.GetBytes(type), .. data];
+        stream.Write(typed);
+        byte[] crc = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32Compat.Compute(typed));
+        stream.Write(crc);
+    }
+
+    [Fact]
+    public void Zero_bytes() => Assert.Contains("empty", Fails([], "empty.png").Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void Not_an_image() => Fails(TestData.Utf8("%PDF-1.7 this is a document, not a picture"), "doc.pdf");
+
+    [Fact]
+    public void Svg_is_an_unsupported_format() => Fails(TestData.Utf8("<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/>"), "vector.svg");
+
+    [Theory]
+    [InlineData("photo_flower.png")]
+    [InlineData("photo_ladybird.jpg")]
+    [InlineData("bmp_33x17.bmp")]
+    [InlineData("animated_32x24.gif")]
+    public void Truncated_files(string name)
+    {
+        byte[] bytes = File.ReadAllBytes(Input(name));
+        foreach (int keep in new[] { 8, 30, bytes.Length / 2 })
+        {
+            string label = $"{name}[..{keep}]";
+            try
+            {
+                Preprocessor.Preprocess(ImageInput.FromBytes(bytes[..keep], label));
+            }
+            catch (ImageDecodeException e)
+            {
+                Assert.Equal(label, e.Source);
+                continue;
+            }
+            // ImageSharp fills what a truncated stream lacks rather than failing in some formats;
+            // that is acceptable only for a late cut, never for a header-only file.
+            Assert.True(keep == bytes.Length / 2, $"{label} decoded without an error");
+        }
+    }
+
+    [Fact]
+    public void Corrupt_png_header()
+    {
+        byte[] bytes = File.ReadAllBytes(Input("photo_flower.png"));
+        bytes[16] ^= 0xFF; // inside IHDR: width, and the CRC no longer matches
+        Fails(bytes, "corrupt.png");
+    }
+
+    [Fact]
+    public void A_decompression_bomb_is_refused_before_decoding()
+    {
+        byte[] bomb = PngHeader(100_000, 100_000);
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        var error = Fails(bomb, "bomb.png");
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.Contains("100000x100000", error.Message, StringComparison.Ordinal);
+        Assert.Contains("decompression bomb", error.Message, StringComparison.Ordinal);
+        Assert.True(allocated < 16 << 20, $"allocated {allocated:N0} bytes");
+    }
+
+    [Fact]
+    public void The_pixel_limit_is_configurable()
+    {
+        var small = new ImagePreprocessor(new PreprocessingOptions { Height = 37, Width = 53, MaxPixels = 1000 });
+        Assert.Throws<ImageDecodeException>(() => small.Preprocess(ImageInput.FromFile(Input("photo_flower.png"))));
+        Assert.NotNull(small.Preprocess(ImageInput.FromFile(Input("small_17x23.png"))));
+    }
+
+    [Fact]
+    public void A_missing_file_names_the_path()
+    {
+        var error = Assert.Throws<ImageDecodeException>(() => Preprocessor.Preprocess(ImageInput.FromFile("/nonexistent/cat.jpg")));
+        Assert.Equal("/nonexistent/cat.jpg", error.Source);
+    }
+
+    [Fact]
+    public void A_batch_reports_bad_images_by_name_and_keeps_the_rest()
+    {
+        ImageInput[] inputs =
+        [
+            ImageInput.FromFile(Input("small_17x23.png")),
+            ImageInput.FromBytes(Array.Empty<byte>(), "empty.png"),
+            ImageInput.FromFile(Input("photo_flower.png")),
+            ImageInput.FromBytes(PngHeader(100_000, 100_000), "bomb.png"),
+        ];
+        using PreprocessedBatch batch = Preprocessor.PreprocessBatch(inputs, skipFailures: true);
+        Assert.Equal(["small_17x23.png", "photo_flower.png"], batch.Inputs.Select(i => Path.GetFileName(i.Name)));
+        Assert.Equal(["empty.png", "bomb.png"], batch.Failures.Select(f => f.Input.Name));
+        Assert.Equal([2L, 3, 37, 53], batch.Pixels!.shape);
+        float[] alone = Preprocessor.Preprocess(inputs[2]);
+        using Tensor second = batch.Pixels[1].flatten();
+        Assert.Equal(alone, second.data<float>().ToArray());
+
+        var error = Assert.Throws<ImageDecodeException>(() => Preprocessor.PreprocessBatch(inputs).Dispose());
+        Assert.Equal("empty.png", error.Source);
+    }
+
+    [Fact]
+    public void Streams_and_imagesharp_images_give_the_same_values_as_files()
+    {
+        string path = Input("exif_orientation_6.jpg");
+        float[] fromFile = Preprocessor.Preprocess(ImageInput.FromFile(path));
+        using (var stream = File.OpenRead(path))
+        {
+            Assert.Equal(fromFile, Preprocessor.Preprocess(ImageInput.FromStream(stream, "stream")));
+        }
+        using (var unseekable = new UnseekableStream(File.ReadAllBytes(path)))
+        {
+            Assert.Equal(fromFile, Preprocessor.Preprocess(ImageInput.FromStream(unseekable)));
+        }
+        using var image = SixLabors.ImageSharp.Image.Load(path);
+        Assert.Equal(fromFile, Preprocessor.Preprocess(ImageInput.FromImage(image)));
+    }
+
+    private sealed class UnseekableStream(byte[] data) : MemoryStream(data)
+    {
+        public override bool CanSeek => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => base.Position; set => throw new NotSupportedException(); }
+    }
+}
