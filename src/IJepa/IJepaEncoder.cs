@@ -1,0 +1,318 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using IJepa.Checkpoints;
+using IJepa.Model;
+using IJepa.Preprocessing;
+using SixLabors.ImageSharp;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace IJepa;
+
+/// <summary>
+/// Turns images into I-JEPA embeddings: loads a Hugging Face I-JEPA folder, preprocesses images the
+/// way transformers does, and returns pooled and patch embeddings as plain arrays. Thread-safe: one
+/// encoder may be shared by many threads (forward passes take turns; preprocessing runs in parallel).
+/// </summary>
+public sealed class IJepaEncoder : IDisposable
+{
+    private readonly object _forwardLock = new();
+    private readonly IJepaForwardOptions _forwardOptions;
+    private bool _disposed;
+
+    private IJepaEncoder(IJepaModel model, ImagePreprocessor preprocessor, IJepaEncoderOptions options, string modelId)
+    {
+        Model = model;
+        Preprocessor = preprocessor;
+        Options = options;
+        ModelId = modelId;
+        bool otherSize = preprocessor.Options.Height != model.Config.ImageSize || preprocessor.Options.Width != model.Config.ImageSize;
+        _forwardOptions = new IJepaForwardOptions { OutputHiddenStates = options.HiddenLayers.Count > 0, InterpolatePosEncoding = otherSize };
+    }
+
+    /// <summary>The underlying TorchSharp model (advanced use).</summary>
+    public IJepaModel Model { get; }
+
+    /// <summary>The image preprocessing in use.</summary>
+    public ImagePreprocessor Preprocessor { get; }
+
+    /// <summary>The options the encoder was loaded with.</summary>
+    public IJepaEncoderOptions Options { get; }
+
+    /// <summary>The model folder's name, used as the model id.</summary>
+    public string ModelId { get; }
+
+    /// <summary>Length of the pooled embedding.</summary>
+    public int Dimension => Model.Config.HiddenSize;
+
+    /// <summary>Loads a Hugging Face I-JEPA folder (config.json, model.safetensors or shards, preprocessor_config.json).</summary>
+    /// <exception cref="IJepaCheckpointException">The folder or its files are unusable.</exception>
+    /// <exception cref="ArgumentException">The options are invalid (unknown device, bad layer index, ...).</exception>
+    public static IJepaEncoder Load(string modelDirectory, IJepaEncoderOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
+        options ??= new IJepaEncoderOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
+        Device device;
+        try
+        {
+            device = torch.device(options.Device);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or NotSupportedException or InvalidOperationException)
+        {
+            throw new ArgumentException($"Unknown device '{options.Device}' (cpu, cuda, cuda:N).", nameof(options), e);
+        }
+        if (device.type == DeviceType.CUDA && !cuda.is_available())
+        {
+            throw new ArgumentException($"Device '{options.Device}' was requested but CUDA is not available: reference the TorchSharp CUDA package (see README) on a machine with an NVIDIA GPU.", nameof(options));
+        }
+        if (options.Threads is int threads)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+            set_num_threads(threads);
+        }
+        ScalarType dtype = options.DType switch
+        {
+            ComputeDType.Float32 => ScalarType.Float32,
+            ComputeDType.BFloat16 => ScalarType.BFloat16,
+            ComputeDType.Float16 => ScalarType.Float16,
+            _ => throw new ArgumentOutOfRangeException(nameof(options), options.DType, "unknown dtype"),
+        };
+
+        IJepaModel model = IJepaModel.FromPretrained(modelDirectory, dtype, device);
+        try
+        {
+            foreach (int layer in options.HiddenLayers)
+            {
+                if (layer < 0 || layer > model.Config.NumHiddenLayers)
+                {
+                    throw new ArgumentException($"Hidden layer {layer} is outside 0..{model.Config.NumHiddenLayers}.", nameof(options));
+                }
+            }
+            PreprocessingOptions preprocessing = options.Preprocessing ?? DefaultPreprocessing(modelDirectory, model.Config);
+            var preprocessor = new ImagePreprocessor(preprocessing);
+            string id = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDirectory)));
+            return new IJepaEncoder(model, preprocessor, options, id);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private static PreprocessingOptions DefaultPreprocessing(string modelDirectory, IJepaConfig config)
+    {
+        string path = Path.Combine(modelDirectory, "preprocessor_config.json");
+        return File.Exists(path)
+            ? PreprocessingOptions.FromHuggingFaceConfig(path)
+            : PreprocessingOptions.HuggingFaceDefault with { Height = config.ImageSize, Width = config.ImageSize };
+    }
+
+    /// <summary>Encodes one image.</summary>
+    /// <exception cref="ImageDecodeException">The image is unusable.</exception>
+    public ImageEmbedding Encode(ImageInput input) => EncodeBatch([input])[0];
+
+    /// <summary>Encodes an image file.</summary>
+    public ImageEmbedding Encode(string path) => Encode(ImageInput.FromFile(path));
+
+    /// <summary>Encodes encoded image bytes.</summary>
+    public ImageEmbedding Encode(byte[] bytes, string? name = null) => Encode(ImageInput.FromBytes(bytes, name));
+
+    /// <summary>Encodes an image read from a stream (from its current position; the caller keeps the stream).</summary>
+    public ImageEmbedding Encode(Stream stream, string? name = null) => Encode(ImageInput.FromStream(stream, name));
+
+    /// <summary>Encodes an ImageSharp image.</summary>
+    public ImageEmbedding Encode(Image image, string? name = null) => Encode(ImageInput.FromImage(image, name));
+
+    /// <summary>
+    /// Encodes already-normalized pixels [B, C, H, W] (any size when it differs from the model's:
+    /// positions are then interpolated). Results are named "0", "1", ….
+    /// </summary>
+    public IReadOnlyList<ImageEmbedding> Encode(Tensor pixels)
+    {
+        ArgumentNullException.ThrowIfNull(pixels);
+        if (pixels.dim() != 4)
+        {
+            throw new ArgumentException($"Pixel values must be [batch, channels, height, width]; got [{string.Join(",", pixels.shape)}].", nameof(pixels));
+        }
+        bool otherSize = pixels.shape[2] != Model.Config.ImageSize || pixels.shape[3] != Model.Config.ImageSize;
+        string[] names = Enumerable.Range(0, (int)pixels.shape[0]).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        return Forward(pixels, names, _forwardOptions with { InterpolatePosEncoding = otherSize });
+    }
+
+    /// <summary>Encodes images in batches of <see cref="IJepaEncoderOptions.BatchSize"/>, in order.</summary>
+    /// <exception cref="ImageDecodeException">An image is unusable (use <see cref="EncodeAsync"/> to skip such images).</exception>
+    public IReadOnlyList<ImageEmbedding> EncodeBatch(IEnumerable<ImageInput> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var results = new List<ImageEmbedding>();
+        foreach (ImageInput[] chunk in inputs.Chunk(Options.BatchSize))
+        {
+            using PreprocessedBatch batch = Preprocessor.PreprocessBatch(chunk);
+            results.AddRange(Forward(batch.Pixels!, chunk.Select(i => i.Name).ToArray(), _forwardOptions));
+        }
+        return results;
+    }
+
+    /// <summary>
+    /// Streams results in input order. The next batch is preprocessed while the current one is encoded,
+    /// with at most one batch waiting, so memory stays bounded however long the stream. A bad image
+    /// yields a failed <see cref="EncodeResult"/> in its place; the others go on.
+    /// </summary>
+    public async IAsyncEnumerable<EncodeResult> EncodeAsync(IAsyncEnumerable<ImageInput> inputs, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var channel = Channel.CreateBounded<(List<ImageInput> Inputs, PreprocessedBatch Batch)>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task producer = Task.Run(() => ProduceAsync(inputs, channel.Writer, stop.Token), CancellationToken.None);
+        try
+        {
+            while (await channel.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (channel.Reader.TryRead(out var item))
+                {
+                    List<EncodeResult> results;
+                    using (item.Batch)
+                    {
+                        results = Merge(item.Inputs, item.Batch);
+                    }
+                    foreach (EncodeResult result in results)
+                    {
+                        yield return result;
+                    }
+                }
+            }
+            await producer.ConfigureAwait(false);
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await producer.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            catch (ChannelClosedException)
+            {
+            }
+            while (channel.Reader.TryRead(out var left))
+            {
+                left.Batch.Dispose();
+            }
+        }
+    }
+
+    private async Task ProduceAsync(IAsyncEnumerable<ImageInput> inputs, ChannelWriter<(List<ImageInput>, PreprocessedBatch)> writer, CancellationToken token)
+    {
+        try
+        {
+            var pending = new List<ImageInput>(Options.BatchSize);
+            await foreach (ImageInput input in inputs.WithCancellation(token).ConfigureAwait(false))
+            {
+                pending.Add(input);
+                if (pending.Count == Options.BatchSize)
+                {
+                    await WriteBatch(pending).ConfigureAwait(false);
+                    pending = new List<ImageInput>(Options.BatchSize);
+                }
+            }
+            if (pending.Count > 0)
+            {
+                await WriteBatch(pending).ConfigureAwait(false);
+            }
+            writer.Complete();
+        }
+        catch (Exception e)
+        {
+            writer.TryComplete(e);
+        }
+
+        async Task WriteBatch(List<ImageInput> batchInputs)
+        {
+            PreprocessedBatch batch = Preprocessor.PreprocessBatch(batchInputs, skipFailures: true, token);
+            try
+            {
+                await writer.WriteAsync((batchInputs, batch), token).ConfigureAwait(false);
+            }
+            catch
+            {
+                batch.Dispose();
+                throw;
+            }
+        }
+    }
+
+    private List<EncodeResult> Merge(List<ImageInput> inputs, PreprocessedBatch batch)
+    {
+        IReadOnlyList<ImageEmbedding> embeddings = batch.Pixels is null
+            ? []
+            : Forward(batch.Pixels, batch.Inputs.Select(i => i.Name).ToArray(), _forwardOptions);
+        var results = new List<EncodeResult>(inputs.Count);
+        int success = 0, failure = 0;
+        foreach (ImageInput input in inputs)
+        {
+            if (failure < batch.Failures.Count && ReferenceEquals(batch.Failures[failure].Input, input))
+            {
+                results.Add(new EncodeResult(input, null, batch.Failures[failure++].Error));
+            }
+            else
+            {
+                results.Add(new EncodeResult(input, embeddings[success++], null));
+            }
+        }
+        return results;
+    }
+
+    private ImageEmbedding[] Forward(Tensor pixels, string[] names, IJepaForwardOptions forwardOptions)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        lock (_forwardLock)
+        {
+            using var scope = NewDisposeScope();
+            using IJepaModelOutput output = Model.Forward(pixels, forwardOptions);
+            Tensor pooled = output.Pooled.to(ScalarType.Float32).cpu().contiguous();
+            Tensor? patches = Options.IncludePatches ? output.LastHiddenState.to(ScalarType.Float32).cpu().contiguous() : null;
+            var layerMeans = new Dictionary<int, Tensor>();
+            foreach (int layer in Options.HiddenLayers)
+            {
+                layerMeans[layer] = output.HiddenStates![layer].mean([1]).to(ScalarType.Float32).cpu().contiguous();
+            }
+            int tokens = (int)output.LastHiddenState.shape[1];
+            int gridHeight = (int)(pixels.shape[2] / Model.Config.PatchSize);
+            int gridWidth = tokens / Math.Max(gridHeight, 1);
+            var results = new ImageEmbedding[names.Length];
+            for (int b = 0; b < names.Length; b++)
+            {
+                var layers = new Dictionary<int, float[]>();
+                foreach ((int layer, Tensor mean) in layerMeans)
+                {
+                    layers[layer] = Row(mean, b);
+                }
+                results[b] = new ImageEmbedding(names[b], Row(pooled, b), patches is null ? null : Row(patches, b), gridHeight, gridWidth, layers);
+            }
+            return results;
+        }
+    }
+
+    private static float[] Row(Tensor t, int index)
+    {
+        using Tensor row = t[index];
+        return row.data<float>().ToArray();
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        lock (_forwardLock)
+        {
+            if (!_disposed)
+            {
+                _disposed = true;
+                Model.Dispose();
+            }
+        }
+    }
+}

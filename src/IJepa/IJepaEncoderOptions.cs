@@ -1,0 +1,34 @@
+using IJepa.Preprocessing;
+
+namespace IJepa;
+
+/// <summary>How <see cref="IJepaEncoder.Load"/> sets the encoder up.</summary>
+public sealed record IJepaEncoderOptions
+{
+    /// <summary>"cpu" (default), "cuda" or "cuda:N". CUDA needs the TorchSharp CUDA package (see README).</summary>
+    public string Device { get; init; } = "cpu";
+
+    /// <summary>Compute precision (default float32).</summary>
+    public ComputeDType DType { get; init; } = ComputeDType.Float32;
+
+    /// <summary>libtorch intra-op threads; null leaves libtorch's default (one per core).</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>Images per forward pass in batch and streaming calls (default 8).</summary>
+    public int BatchSize { get; init; } = 8;
+
+    /// <summary>
+    /// Preprocessing; null reads the model folder's preprocessor_config.json (the Hugging Face
+    /// pipeline), or uses <see cref="PreprocessingOptions.HuggingFaceDefault"/> sized to the model.
+    /// </summary>
+    public PreprocessingOptions? Preprocessing { get; init; }
+
+    /// <summary>
+    /// Hidden states to return with each embedding, as token means: 0 is the embeddings output, k the
+    /// output of block k (before the final LayerNorm). Empty by default.
+    /// </summary>
+    public IReadOnlyList<int> HiddenLayers { get; init; } = [];
+
+    /// <summary>Keep the per-patch embeddings in results (default true).</summary>
+    public bool IncludePatches { get; init; } = true;
+}
