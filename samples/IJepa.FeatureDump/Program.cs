@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.Globalization;
+using IJepa;
+using IJepa.FeatureDump;
+using IJepa.Model;
+using IJepa.Preprocessing;
+
+// Dumps I-JEPA features of images to .safetensors, .npy or .jsonl.
+//   dotnet run --project samples/IJepa.FeatureDump -c Release -- [options] <image files or folders>...
+const string Usage = """
+    usage: IJepa.FeatureDump [options] <image files or folders>...
+      --model DIR      Hugging Face I-JEPA folder (default: the random-weights demo model shipped with this sample)
+      --out FILE       features.safetensors (default), .npy (pooled) or .jsonl (path + pooled per line)
+      --patches        also write patch embeddings ("patches" [N,T,D], safetensors only)
+      --batch N        images per forward pass (default 8)
+      --device D       cpu, cuda, cuda:N (default cpu)
+      --dtype T        float32, bfloat16, float16 (default float32)
+      --threads N      libtorch threads (default: one per core)
+      --preset P       hf (default: the model's preprocessor_config.json) or paper
+      --strict         stop at the first image that cannot be read
+    """;
+
+var positional = new List<string>();
+var options = new Dictionary<string, string>(StringComparer.Ordinal);
+var flags = new HashSet<string>(StringComparer.Ordinal);
+string[] valued = ["--model", "--out", "--batch", "--device", "--dtype", "--threads", "--preset", "--make-demo-model"];
+for (int i = 0; i < args.Length; i++)
+{
+    if (valued.Contains(args[i]))
+    {
+        if (i + 1 >= args.Length)
+        {
+            return Fail($"{args[i]} needs a value");
+        }
+        options[args[i]] = args[++i];
+    }
+    else if (args[i] is "--patches" or "--strict" or "--help" or "-h")
+    {
+        flags.Add(args[i]);
+    }
+    else if (args[i].StartsWith("--", StringComparison.Ordinal))
+    {
+        return Fail($"unknown option {args[i]}");
+    }
+    else
+    {
+        positional.Add(args[i]);
+    }
+}
+if (flags.Contains("--help") || flags.Contains("-h"))
+{
+    Console.WriteLine(Usage);
+    return 0;
+}
+if (options.TryGetValue("--make-demo-model", out string? demoTarget))
+{
+    // How demo-model/ was made: a small ViT (patch 16 at 224 px, width 64, 2 blocks) with random weights.
+    var config = new IJepaConfig { HiddenSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, IntermediateSize = 256, PatchSize = 16, ImageSize = 224 };
+    using IJepaModel demo = IJepaModel.Create(config);
+    demo.InitializeRandom(seed: 2023);
+    demo.SavePretrained(demoTarget);
+    Console.WriteLine($"wrote {demoTarget}");
+    return 0;
+}
+if (positional.Count == 0)
+{
+    return Fail("no images given");
+}
+
+string? modelDir = options.GetValueOrDefault("--model");
+bool demoModel = modelDir is null;
+modelDir ??= Path.Combine(AppContext.BaseDirectory, "demo-model");
+string output = options.GetValueOrDefault("--out") ?? "features.safetensors";
+bool patches = flags.Contains("--patches");
+bool strict = flags.Contains("--strict");
+
+List<string> files;
+try
+{
+    files = ImageFiles.Collect(positional);
+}
+catch (IOException e)
+{
+    return Fail(e.Message);
+}
+if (files.Count == 0)
+{
+    return Fail("no image files found");
+}
+
+IJepaEncoderOptions encoderOptions;
+try
+{
+    encoderOptions = new IJepaEncoderOptions
+    {
+        BatchSize = int.Parse(options.GetValueOrDefault("--batch") ?? "8", CultureInfo.InvariantCulture),
+        Device = options.GetValueOrDefault("--device") ?? "cpu",
+        DType = (options.GetValueOrDefault("--dtype") ?? "float32") switch
+        {
+            "float32" => ComputeDType.Float32,
+            "bfloat16" => ComputeDType.BFloat16,
+            "float16" => ComputeDType.Float16,
+            var other => throw new FormatException($"unknown dtype '{other}'"),
+        },
+        Threads = options.TryGetValue("--threads", out string? t) ? int.Parse(t, CultureInfo.InvariantCulture) : null,
+        Preprocessing = (options.GetValueOrDefault("--preset") ?? "hf") switch
+        {
+            "hf" => null,
+            "paper" => PreprocessingOptions.Paper(),
+            var other => throw new FormatException($"unknown preset '{other}' (hf, paper)"),
+        },
+        IncludePatches = patches,
+    };
+}
+catch (FormatException e)
+{
+    return Fail(e.Message);
+}
+
+if (demoModel)
+{
+    Console.WriteLine("note: no --model given: using the demo model shipped with this sample. Its weights are RANDOM: the features are meaningless.");
+}
+
+try
+{
+    using IJepaEncoder encoder = IJepaEncoder.Load(modelDir, encoderOptions);
+    Console.WriteLine($"model {encoder.ModelId} (dim {encoder.Dimension}), {files.Count} images, preprocessing: {encoder.Preprocessor.Options}");
+    var rows = new List<ImageEmbedding>(files.Count);
+    int failures = 0, done = 0;
+    var progress = new Progress(files.Count, Console.IsOutputRedirected);
+    var watch = Stopwatch.StartNew();
+    await foreach (EncodeResult result in encoder.EncodeAsync(files.Select(ImageInput.FromFile).ToAsyncEnumerable()))
+    {
+        done++;
+        if (result.Error is { } error)
+        {
+            failures++;
+            progress.Clear();
+            Console.Error.WriteLine($"failed: {error.Message}");
+            if (strict)
+            {
+                Console.Error.WriteLine("--strict: stopping at the first failure; no output written.");
+                return 1;
+            }
+        }
+        else
+        {
+            rows.Add(result.Embedding!);
+        }
+        progress.Report(done, watch.Elapsed);
+    }
+    progress.Clear();
+    if (rows.Count > 0)
+    {
+        FeatureWriter.Write(output, encoder.ModelId, rows, patches);
+    }
+    double seconds = watch.Elapsed.TotalSeconds;
+    Console.WriteLine($"done: {rows.Count} images encoded, {failures} failed, {files.Count / Math.Max(seconds, 1e-9):F1} images/s, {seconds:F1} s" +
+        (rows.Count > 0 ? $", wrote {Path.GetFullPath(output)}" : ", nothing written"));
+    return failures > 0 ? 1 : 0;
+}
+catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+{
+    return Fail(e.Message);
+}
+
+static int Fail(string message)
+{
+    Console.Error.WriteLine($"error: {message}");
+    Console.Error.WriteLine(Usage);
+    return 2;
+}
