@@ -32,7 +32,7 @@ public class SafetensorsTests
     }
 
     [Fact]
-    public void Zero_bytes() 
+    public void Zero_bytes()
     {
         using TempFolder folder = TestData.NewFolder();
         string path = folder.File("empty.safetensors");

@@ -52,7 +52,12 @@ public sealed record IJepaConfig
     /// <summary>ViT-H/14 at 224 px, the size of facebook/ijepa_vith14_1k and _22k.</summary>
     public static IJepaConfig VitHuge14 { get; } = new()
     {
-        HiddenSize = 1280, NumHiddenLayers = 32, NumAttentionHeads = 16, IntermediateSize = 5120, PatchSize = 14, ImageSize = 224,
+        HiddenSize = 1280,
+        NumHiddenLayers = 32,
+        NumAttentionHeads = 16,
+        IntermediateSize = 5120,
+        PatchSize = 14,
+        ImageSize = 224,
     };
 
     /// <summary>Reads and validates a Hugging Face <c>config.json</c>.</summary>
