@@ -52,32 +52,10 @@ namespace IJepa.Build
         public static WeakenOutcome Weaken(byte[] image, string version, ICollection<string> allowedSymbols, string name)
         {
             var elf = new Elf(image, name);
-            Section? verneed = elf.FindSection(ShtGnuVerneed);
-            if (verneed == null) return WeakenOutcome.NotRequired;
-            Section strings = elf.Sections[(int)verneed.Value.Link];
-
-            int? flagsOffset = null;
-            ushort versionIndex = 0;
-            long entry = verneed.Value.Offset;
-            for (uint i = 0; i < verneed.Value.Info; i++)
-            {
-                ushort count = elf.U16(entry + 2);
-                long aux = entry + elf.U32(entry + 8);
-                for (int j = 0; j < count; j++)
-                {
-                    string auxName = elf.CString(strings.Offset + elf.U32(aux + 8));
-                    if (auxName == version)
-                    {
-                        flagsOffset = checked((int)(aux + 4));
-                        versionIndex = elf.U16(aux + 6);
-                    }
-                    aux += elf.U32(aux + 12);
-                }
-                uint next = elf.U32(entry + 12);
-                if (next == 0) break;
-                entry += next;
-            }
-            if (flagsOffset == null) return WeakenOutcome.NotRequired;
+            (int FlagsOffset, ushort Index)? requirement = elf.FindRequirement(version);
+            if (requirement == null) return WeakenOutcome.NotRequired;
+            int flagsOffset = requirement.Value.FlagsOffset;
+            ushort versionIndex = requirement.Value.Index;
 
             List<string> bound = elf.SymbolsBoundTo(versionIndex);
             var unexpected = new List<string>();
@@ -91,11 +69,11 @@ namespace IJepa.Build
                     $"{name}: refusing to weaken {version}: symbols other than the allowed ones are bound to it: {string.Join(", ", unexpected)}.");
             }
 
-            ushort flags = elf.U16(flagsOffset.Value);
+            ushort flags = elf.U16(flagsOffset);
             if ((flags & VerFlagWeak) != 0) return WeakenOutcome.AlreadyWeak;
             ushort weakened = (ushort)(flags | VerFlagWeak);
-            image[flagsOffset.Value] = (byte)weakened;
-            image[flagsOffset.Value + 1] = (byte)(weakened >> 8);
+            image[flagsOffset] = (byte)weakened;
+            image[flagsOffset + 1] = (byte)(weakened >> 8);
             return WeakenOutcome.Weakened;
         }
 
@@ -104,27 +82,9 @@ namespace IJepa.Build
         {
             byte[] image = File.ReadAllBytes(path);
             var elf = new Elf(image, path);
-            Section? verneed = elf.FindSection(ShtGnuVerneed);
-            if (verneed == null) return null;
-            Section strings = elf.Sections[(int)verneed.Value.Link];
-            long entry = verneed.Value.Offset;
-            for (uint i = 0; i < verneed.Value.Info; i++)
-            {
-                ushort count = elf.U16(entry + 2);
-                long aux = entry + elf.U32(entry + 8);
-                for (int j = 0; j < count; j++)
-                {
-                    if (elf.CString(strings.Offset + elf.U32(aux + 8)) == version)
-                    {
-                        return (elf.SymbolsBoundTo(elf.U16(aux + 6)), (elf.U16(aux + 4) & VerFlagWeak) != 0);
-                    }
-                    aux += elf.U32(aux + 12);
-                }
-                uint next = elf.U32(entry + 12);
-                if (next == 0) break;
-                entry += next;
-            }
-            return null;
+            (int FlagsOffset, ushort Index)? requirement = elf.FindRequirement(version);
+            if (requirement == null) return null;
+            return (elf.SymbolsBoundTo(requirement.Value.Index), (elf.U16(requirement.Value.FlagsOffset) & VerFlagWeak) != 0);
         }
 
         /// <summary>True when the file (a libstdc++) defines <paramref name="version"/>; a byte search of its version strings.</summary>
@@ -209,6 +169,29 @@ namespace IJepa.Build
                 foreach (Section section in Sections)
                 {
                     if (section.Type == type) return section;
+                }
+                return null;
+            }
+
+            /// <summary>The flags offset and version index of the Vernaux entry named <paramref name="version"/>, if any.</summary>
+            public (int FlagsOffset, ushort Index)? FindRequirement(string version)
+            {
+                Section? verneed = FindSection(ShtGnuVerneed);
+                if (verneed == null) return null;
+                Section strings = Sections[(int)verneed.Value.Link];
+                long entry = verneed.Value.Offset;
+                for (uint i = 0; i < verneed.Value.Info; i++)
+                {
+                    ushort count = U16(entry + 2);
+                    long aux = entry + U32(entry + 8);
+                    for (int j = 0; j < count; j++)
+                    {
+                        if (CString(strings.Offset + U32(aux + 8)) == version) return (checked((int)(aux + 4)), U16(aux + 6));
+                        aux += U32(aux + 12);
+                    }
+                    uint next = U32(entry + 12);
+                    if (next == 0) break;
+                    entry += next;
                 }
                 return null;
             }
