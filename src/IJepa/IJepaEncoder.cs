@@ -172,6 +172,11 @@ public sealed class IJepaEncoder : IDisposable
             {
                 while (channel.Reader.TryRead(out var item))
                 {
+                    if (cancellationToken.IsCancellationRequested)
+                    {
+                        item.Batch.Dispose();
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
                     List<EncodeResult> results;
                     using (item.Batch)
                     {
@@ -180,6 +185,8 @@ public sealed class IJepaEncoder : IDisposable
                     foreach (EncodeResult result in results)
                     {
                         yield return result;
+                        // Cancellation takes effect at the next result, not at the end of the batch.
+                        cancellationToken.ThrowIfCancellationRequested();
                     }
                 }
             }
