@@ -70,16 +70,13 @@ internal sealed class SafetensorsFile : IDisposable
         {
             throw new ArgumentException($"buffer of {destination.Length} bytes for {tensor.ByteLength} bytes of '{tensor.Name}'", nameof(destination));
         }
-        long offset = tensor.FileOffset;
-        while (!destination.IsEmpty)
+        try
         {
-            int read = RandomAccess.Read(_handle, destination, offset);
-            if (read == 0)
-            {
-                throw new IJepaCheckpointException(Path, $"tensor '{tensor.Name}' ends past the end of the file (was the file truncated while loading?)");
-            }
-            destination = destination[read..];
-            offset += read;
+            ReadExactly(_handle, destination, tensor.FileOffset);
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new IJepaCheckpointException(Path, $"tensor '{tensor.Name}' ends past the end of the file (was the file truncated while loading?)", e);
         }
     }
 
