@@ -310,6 +310,13 @@ public sealed class IJepaEncoder : IDisposable
         return row.data<float>().ToArray();
     }
 
+    /// <summary>
+    /// This encoder as a Microsoft.Extensions.AI <see cref="Microsoft.Extensions.AI.IEmbeddingGenerator{TInput, TEmbedding}"/>
+    /// of images (<see cref="Microsoft.Extensions.AI.DataContent"/>, image/*) to pooled embeddings. The generator
+    /// does not own the encoder unless <paramref name="ownsEncoder"/> is true.
+    /// </summary>
+    public AI.IJepaEmbeddingGenerator AsEmbeddingGenerator(bool ownsEncoder = false) => new(this, ownsEncoder);
+
     /// <inheritdoc />
     public void Dispose()
     {
