@@ -1,0 +1,52 @@
+using System.Diagnostics;
+using System.Reflection;
+
+namespace IJepa.Tests;
+
+/// <summary>Runs the dotnet CLI from tests (packing, consuming the package, running samples).</summary>
+internal static class DotnetCli
+{
+    public static string RepositoryRoot { get; } = typeof(DotnetCli).Assembly
+        .GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "RepositoryRoot").Value!;
+
+    public static string Configuration { get; } = typeof(DotnetCli).Assembly
+        .GetCustomAttribute<AssemblyConfigurationAttribute>()!.Configuration;
+
+    public sealed record Result(int ExitCode, string Output, string Error)
+    {
+        public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Output}\n--- stderr\n{Error}";
+    }
+
+    public static Result Run(string workingDirectory, TimeSpan timeout, params string[] arguments)
+    {
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+        var start = new ProcessStartInfo(dotnet)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        // The test host runs inside an MSBuild/VSTest environment; a child build must not inherit it.
+        foreach (string name in new[] { "MSBuildSDKsPath", "MSBUILD_EXE_PATH", "MSBuildExtensionsPath", "MSBuildLoadMicrosoftTargetsReadOnly" })
+        {
+            start.Environment.Remove(name);
+        }
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        using Process process = Process.Start(start)!;
+        Task<string> output = process.StandardOutput.ReadToEndAsync();
+        Task<string> error = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout))
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"dotnet {string.Join(' ', arguments)} ran past {timeout}.");
+        }
+        process.WaitForExit();
+        return new Result(process.ExitCode, output.Result, error.Result);
+    }
+}
