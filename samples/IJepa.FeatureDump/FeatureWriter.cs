@@ -9,24 +9,61 @@ namespace IJepa.FeatureDump;
 /// <summary>Writes the collected features; every format goes to a temporary file renamed only when complete.</summary>
 internal static class FeatureWriter
 {
-    public static void Write(string path, string modelId, IReadOnlyList<ImageEmbedding> rows, bool patches)
+    private static readonly string[] Formats = [".safetensors", ".npy", ".jsonl"];
+
+    /// <summary>
+    /// Fails fast, before any image is encoded, when the format is unknown or the output folder cannot
+    /// be written (it probes with the same temporary name the real write uses, then removes it).
+    /// </summary>
+    /// <exception cref="ArgumentException">Unknown format.</exception>
+    /// <exception cref="IOException">The folder is missing or not writable.</exception>
+    public static void CheckWritable(string path)
     {
         string extension = Path.GetExtension(path).ToLowerInvariant();
-        switch (extension)
+        if (!Formats.Contains(extension))
         {
-            case ".safetensors":
-                WriteSafetensors(path, modelId, rows, patches);
-                break;
-            case ".npy":
-                Atomically(path, stream => WriteNpy(stream, rows));
-                break;
-            case ".jsonl":
-                Atomically(path, stream => WriteJsonLines(stream, rows));
-                break;
-            default:
-                throw new ArgumentException($"unknown output format '{extension}' (use .safetensors, .npy or .jsonl)");
+            throw new ArgumentException($"unknown output format '{extension}' (use .safetensors, .npy or .jsonl)");
+        }
+        string probe = TemporaryName(path);
+        try
+        {
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
+            {
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot write {Path.GetFullPath(path)}: {e.Message}", e);
         }
     }
+
+    /// <summary>Writes the rows; on any failure nothing is left at <paramref name="path"/> (an older file there stays as it was).</summary>
+    /// <exception cref="IOException">The file could not be written completely (no permission, disk full, ...).</exception>
+    public static void Write(string path, string modelId, IReadOnlyList<ImageEmbedding> rows, bool patches)
+    {
+        try
+        {
+            switch (Path.GetExtension(path).ToLowerInvariant())
+            {
+                case ".safetensors":
+                    WriteSafetensors(path, modelId, rows, patches);
+                    break;
+                case ".npy":
+                    Atomically(path, stream => WriteNpy(stream, rows));
+                    break;
+                default:
+                    Atomically(path, stream => WriteJsonLines(stream, rows));
+                    break;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot write {Path.GetFullPath(path)}: {e.Message}", e);
+        }
+    }
+
+    private static string TemporaryName(string path) =>
+        Path.GetFullPath(path) + ".partial-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
 
     private static void WriteSafetensors(string path, string modelId, IReadOnlyList<ImageEmbedding> rows, bool patches)
     {
@@ -83,7 +120,7 @@ internal static class FeatureWriter
     private static void Atomically(string path, Action<Stream> write)
     {
         string full = Path.GetFullPath(path);
-        string temporary = full + ".partial-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        string temporary = TemporaryName(path);
         try
         {
             using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using IJepa;
+using IJepa.Checkpoints;
 using IJepa.FeatureDump;
+using IJepa.Samples;
 using IJepa.Model;
 using IJepa.Preprocessing;
 
@@ -117,6 +119,19 @@ catch (FormatException e)
     return Fail(e.Message);
 }
 
+try
+{
+    FeatureWriter.CheckWritable(output);
+}
+catch (ArgumentException e)
+{
+    return Fail(e.Message);
+}
+catch (IOException e)
+{
+    return Error(e.Message);
+}
+
 if (demoModel)
 {
     Console.WriteLine("note: no --model given: using the demo model shipped with this sample. Its weights are RANDOM: the features are meaningless.");
@@ -160,14 +175,23 @@ try
         (rows.Count > 0 ? $", wrote {Path.GetFullPath(output)}" : ", nothing written"));
     return failures > 0 ? 1 : 0;
 }
-catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException)
+catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException or IJepaCheckpointException)
 {
-    return Fail(e.Message);
+    return Error(e.Message);
 }
+
+// A problem with the command line: the message and the usage.
 
 static int Fail(string message)
 {
     Console.Error.WriteLine($"error: {message}");
     Console.Error.WriteLine(Usage);
+    return 2;
+}
+
+// A problem found while running (model, output): the message alone.
+static int Error(string message)
+{
+    Console.Error.WriteLine($"error: {message}");
     return 2;
 }

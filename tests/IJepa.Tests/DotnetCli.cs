@@ -17,10 +17,19 @@ internal static class DotnetCli
         public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Output}\n--- stderr\n{Error}";
     }
 
-    public static Result Run(string workingDirectory, TimeSpan timeout, params string[] arguments)
+    public static string Dotnet { get; } =
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+
+    /// <summary>The built sample's entry assembly (built before the tests by a project reference).</summary>
+    public static string Sample(string name) =>
+        Path.Combine(RepositoryRoot, "samples", name, "bin", Configuration, "net10.0", name + ".dll");
+
+    public static Result Run(string workingDirectory, TimeSpan timeout, params string[] arguments) =>
+        RunProgram(Dotnet, workingDirectory, timeout, arguments);
+
+    public static Result RunProgram(string program, string workingDirectory, TimeSpan timeout, params string[] arguments)
     {
-        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
-        var start = new ProcessStartInfo(dotnet)
+        var start = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -44,7 +53,7 @@ internal static class DotnetCli
         if (!process.WaitForExit(timeout))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet {string.Join(' ', arguments)} ran past {timeout}.");
+            throw new TimeoutException($"{program} {string.Join(' ', arguments)} ran past {timeout}.");
         }
         process.WaitForExit();
         return new Result(process.ExitCode, output.Result, error.Result);

@@ -1,4 +1,4 @@
-namespace IJepa.FeatureDump;
+namespace IJepa.Samples;
 
 /// <summary>A one-line progress bar on a terminal; plain lines every 10 % when output is redirected.</summary>
 internal sealed class Progress(int total, bool redirected)

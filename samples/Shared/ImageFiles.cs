@@ -1,4 +1,4 @@
-namespace IJepa.FeatureDump;
+namespace IJepa.Samples;
 
 /// <summary>Expands files and folders (recursively) into image files, in ordinal path order.</summary>
 internal static class ImageFiles

@@ -1,0 +1,164 @@
+using System.Globalization;
+using IJepa;
+using IJepa.Preprocessing;
+using IJepa.Samples;
+using IJepa.Similarity;
+
+// Indexes a folder of images and prints the images most similar to each query (cosine of pooled embeddings).
+//   dotnet run --project samples/IJepa.Similarity -c Release -- [options] <folder> <query image>...
+const string Usage = """
+    usage: IJepa.Similarity [options] <folder> <query image>...
+      --model DIR    Hugging Face I-JEPA folder (default: the random-weights demo model)
+      -k N           how many neighbours to print (default 5)
+      --index FILE   keep the folder's embeddings in FILE (JSON) and reuse them while the files are unchanged
+      --batch N      images per forward pass (default 8)
+      --threads N    libtorch threads (default: one per core)
+    """;
+
+var positional = new List<string>();
+var options = new Dictionary<string, string>(StringComparer.Ordinal);
+for (int i = 0; i < args.Length; i++)
+{
+    if (args[i] is "--model" or "-k" or "--index" or "--batch" or "--threads")
+    {
+        if (i + 1 >= args.Length)
+        {
+            return Fail($"{args[i]} needs a value");
+        }
+        options[args[i]] = args[++i];
+    }
+    else if (args[i] is "--help" or "-h")
+    {
+        Console.WriteLine(Usage);
+        return 0;
+    }
+    else if (args[i].StartsWith('-'))
+    {
+        return Fail($"unknown option {args[i]}");
+    }
+    else
+    {
+        positional.Add(args[i]);
+    }
+}
+if (positional.Count < 2)
+{
+    return Fail("give a folder to index and at least one query image");
+}
+if (!int.TryParse(options.GetValueOrDefault("-k") ?? "5", CultureInfo.InvariantCulture, out int k) || k < 1
+    || !int.TryParse(options.GetValueOrDefault("--batch") ?? "8", CultureInfo.InvariantCulture, out int batch) || batch < 1)
+{
+    return Fail("-k and --batch take positive integers");
+}
+int? threads = null;
+if (options.TryGetValue("--threads", out string? t))
+{
+    if (!int.TryParse(t, CultureInfo.InvariantCulture, out int n) || n < 1)
+    {
+        return Fail("--threads takes a positive integer");
+    }
+    threads = n;
+}
+
+string? modelDir = options.GetValueOrDefault("--model");
+if (modelDir is null)
+{
+    modelDir = Path.Combine(AppContext.BaseDirectory, "demo-model");
+    Console.WriteLine("note: no --model given: using the demo model. Its weights are RANDOM: the similarities are meaningless.");
+}
+string? indexPath = options.GetValueOrDefault("--index");
+
+try
+{
+    List<string> folderFiles = ImageFiles.Collect([positional[0]]);
+    using IJepaEncoder encoder = IJepaEncoder.Load(modelDir, new IJepaEncoderOptions { BatchSize = batch, Threads = threads, IncludePatches = false });
+
+    EmbeddingIndex? saved = indexPath is null ? null : EmbeddingIndex.TryLoad(indexPath, encoder.ModelId, encoder.Dimension);
+    Dictionary<string, IndexEntry> reusable = (saved?.Entries ?? []).Where(EmbeddingIndex.IsCurrent).ToDictionary(e => e.Path, StringComparer.Ordinal);
+    var entries = new List<IndexEntry>(folderFiles.Count);
+    var toEncode = new List<string>();
+    foreach (string file in folderFiles)
+    {
+        if (reusable.TryGetValue(Path.GetFullPath(file), out IndexEntry? entry))
+        {
+            entries.Add(entry);
+        }
+        else
+        {
+            toEncode.Add(file);
+        }
+    }
+
+    int failures = 0;
+    var progress = new Progress(Math.Max(toEncode.Count, 1), Console.IsOutputRedirected);
+    var watch = System.Diagnostics.Stopwatch.StartNew();
+    int done = 0;
+    await foreach (EncodeResult result in encoder.EncodeAsync(toEncode.Select(ImageInput.FromFile).ToAsyncEnumerable()))
+    {
+        done++;
+        if (result.Error is { } error)
+        {
+            failures++;
+            progress.Clear();
+            Console.Error.WriteLine($"skipped: {error.Message}");
+        }
+        else
+        {
+            entries.Add(EmbeddingIndex.Entry(result.Input.Name, result.Embedding!.Pooled));
+        }
+        progress.Report(done, watch.Elapsed);
+    }
+    progress.Clear();
+    var index = new EmbeddingIndex(encoder.ModelId, encoder.Dimension, entries);
+    Console.WriteLine($"index: {entries.Count} images ({toEncode.Count - failures} encoded, {entries.Count - (toEncode.Count - failures)} reused, {failures} skipped)");
+    if (indexPath is not null)
+    {
+        index.Save(indexPath);
+    }
+    if (entries.Count == 0)
+    {
+        return Error($"no usable images in {positional[0]}");
+    }
+
+    foreach (string query in positional.Skip(1))
+    {
+        ImageEmbedding embedding;
+        try
+        {
+            embedding = encoder.Encode(query);
+        }
+        catch (ImageDecodeException e)
+        {
+            failures++;
+            Console.Error.WriteLine($"query failed: {e.Message}");
+            continue;
+        }
+        Console.WriteLine($"query {query}");
+        int rank = 0;
+        foreach ((IndexEntry entry, float score) in index.Nearest(embedding.Pooled, k))
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {++rank,2}. {score,7:F4}  {Path.GetRelativePath(Environment.CurrentDirectory, entry.Path)}"));
+        }
+    }
+    return failures > 0 ? 1 : 0;
+}
+catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException or InvalidDataException or IJepa.Checkpoints.IJepaCheckpointException)
+{
+    return Error(e.Message);
+}
+
+// A problem with the command line: the message and the usage.
+
+static int Fail(string message)
+{
+    Console.Error.WriteLine($"error: {message}");
+    Console.Error.WriteLine(Usage);
+    return 2;
+}
+
+// A problem found while running (model, images, index): the message alone.
+static int Error(string message)
+{
+    Console.Error.WriteLine($"error: {message}");
+    return 2;
+}
