@@ -93,6 +93,65 @@ public class BadImageTests
     }
 
     [Fact]
+    public void A_truncated_jpeg_is_an_error_as_in_pillow()
+    {
+        byte[] bytes = File.ReadAllBytes(Input("photo_ladybird.jpg"));
+        foreach (int keep in new[] { bytes.Length / 2, bytes.Length - 100 })
+        {
+            Assert.Contains("truncated", Fails(bytes[..keep], $"cut{keep}.jpg").Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void A_jpeg_claiming_a_huge_size_is_refused_before_decoding()
+    {
+        byte[] bytes = File.ReadAllBytes(Input("photo_ladybird.jpg"));
+        int sof = FindMarker(bytes, 0xC0, 0xC2);
+        bytes[sof + 5] = 0xEA; // height 60000
+        bytes[sof + 6] = 0x60;
+        bytes[sof + 7] = 0xEA; // width 60000
+        bytes[sof + 8] = 0x60;
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        var error = Fails(bytes, "huge.jpg");
+        Assert.Contains("60000x60000", error.Message, StringComparison.Ordinal);
+        Assert.True(GC.GetTotalAllocatedBytes(precise: true) - before < 16 << 20);
+    }
+
+    [Fact]
+    public void A_webp_claiming_a_huge_size_is_refused_before_decoding()
+    {
+        // A lossless (VP8L) WebP header for 16383 x 16383 pixels followed by a little data.
+        uint size = 16382u | (16382u << 14);
+        byte[] payload = [0x2F, (byte)size, (byte)(size >> 8), (byte)(size >> 16), (byte)(size >> 24), .. new byte[59]];
+        byte[] bytes = [.. "RIFF"u8, .. BitConverter.GetBytes(4 + 8 + payload.Length), .. "WEBPVP8L"u8, .. BitConverter.GetBytes(payload.Length), .. payload];
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        var error = Fails(bytes, "huge.webp");
+        Assert.Contains("16383x16383", error.Message, StringComparison.Ordinal);
+        Assert.True(GC.GetTotalAllocatedBytes(precise: true) - before < 16 << 20);
+    }
+
+    [Fact]
+    public void A_jpeg_with_a_broken_frame_header_is_an_error()
+    {
+        byte[] bytes = File.ReadAllBytes(Input("photo_ladybird.jpg"));
+        int sof = FindMarker(bytes, 0xC0, 0xC2);
+        bytes[sof + 9] = 7; // seven components: no such JPEG
+        Fails(bytes, "components.jpg");
+    }
+
+    private static int FindMarker(byte[] bytes, params byte[] markers)
+    {
+        for (int i = 2; i + 1 < bytes.Length; i++)
+        {
+            if (bytes[i] == 0xFF && markers.Contains(bytes[i + 1]))
+            {
+                return i;
+            }
+        }
+        throw new InvalidOperationException("no frame header");
+    }
+
+    [Fact]
     public void Corrupt_png_header()
     {
         byte[] bytes = File.ReadAllBytes(Input("photo_flower.png"));
@@ -162,8 +221,11 @@ public class BadImageTests
         {
             Assert.Equal(fromFile, Preprocessor.Preprocess(ImageInput.FromStream(unseekable)));
         }
+        // An ImageSharp image was decoded by ImageSharp, so it matches the file read with ImageSharp's JPEG decoder.
+        var imageSharp = new ImagePreprocessor(Preprocessor.Options with { Decoding = ImageDecoding.ImageSharp });
         using var image = SixLabors.ImageSharp.Image.Load(path);
-        Assert.Equal(fromFile, Preprocessor.Preprocess(ImageInput.FromImage(image)));
+        Assert.Equal(imageSharp.Preprocess(ImageInput.FromFile(path)), Preprocessor.Preprocess(ImageInput.FromImage(image)));
+        Assert.NotEqual(fromFile, imageSharp.Preprocess(ImageInput.FromFile(path)));
     }
 
     private sealed class UnseekableStream(byte[] data) : MemoryStream(data)

@@ -51,7 +51,7 @@ public sealed class ImageInput
         return new ImageInput(name ?? $"image {image.Width}x{image.Height}", null, null, image);
     }
 
-    internal RgbImage Decode(long maxPixels)
+    internal RgbImage Decode(long maxPixels, ImageDecoding decoding = ImageDecoding.Native)
     {
         if (_image != null)
         {
@@ -75,7 +75,7 @@ public sealed class ImageInput
         }
         using (stream)
         {
-            return ImageLoader.Decode(stream, Name, maxPixels);
+            return ImageLoader.Decode(stream, Name, maxPixels, decoding);
         }
     }
 

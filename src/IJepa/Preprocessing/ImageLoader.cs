@@ -1,5 +1,6 @@
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Gif;
+using SixLabors.ImageSharp.Formats.Tiff;
 using SixLabors.ImageSharp.Metadata;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
@@ -22,17 +23,22 @@ internal static class ImageLoader
         Configuration configuration = Configuration.Default.Clone();
         // Only the first frame matters; decoding the rest of an animation would cost time and memory.
         configuration.ImageFormatsManager.SetDecoder(GifFormat.Instance, new GifDecoder { DecodingMode = FrameDecodingMode.First });
+        configuration.ImageFormatsManager.SetDecoder(TiffFormat.Instance, new TiffDecoder { DecodingMode = FrameDecodingMode.First });
         return configuration;
     }
 
-    public static RgbImage Decode(Stream stream, string source, long maxPixels)
+    public static RgbImage Decode(Stream stream, string source, long maxPixels, ImageDecoding decoding = ImageDecoding.Native)
     {
-        Image image = LoadChecked(stream, source, maxPixels);
-        using (image)
+        Image? image = LoadChecked(stream, source, maxPixels, decoding, out RgbImage? native);
+        if (native is not null)
+        {
+            return native;
+        }
+        using (image!)
         {
             try
             {
-                return ToRgb(image);
+                return ToRgb(image!);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
@@ -50,8 +56,13 @@ internal static class ImageLoader
         return ToRgb(copy);
     }
 
-    private static Image LoadChecked(Stream stream, string source, long maxPixels)
+    /// <summary>
+    /// Identifies the image from its header, refuses it if it is too large, then decodes it: JPEG and WebP
+    /// into <paramref name="native"/> with Pillow's native decoders when asked, anything else into the returned image.
+    /// </summary>
+    private static Image? LoadChecked(Stream stream, string source, long maxPixels, ImageDecoding decoding, out RgbImage? native)
     {
+        native = null;
         Stream seekable = stream;
         MemoryStream? buffered = null;
         try
@@ -70,6 +81,12 @@ internal static class ImageLoader
                 throw new ImageDecodeException(source, "the file is empty (0 bytes)");
             }
 
+            if (decoding == ImageDecoding.Native && NativeDecoder.Handles(seekable))
+            {
+                native = NativeDecoder.Decode(seekable, source, maxPixels);
+                return null;
+            }
+
             IImageInfo? info;
             try
             {
@@ -86,6 +103,7 @@ internal static class ImageLoader
             CheckSize(info.Width, info.Height, source, maxPixels);
 
             seekable.Position = start;
+
             Image image;
             try
             {
@@ -126,7 +144,7 @@ internal static class ImageLoader
         _ => new ImageDecodeException(source, $"the decoder failed: {e.GetType().Name}: {e.Message}", e),
     };
 
-    private static void CheckSize(int width, int height, string source, long maxPixels)
+    internal static void CheckSize(int width, int height, string source, long maxPixels)
     {
         if (width < 1 || height < 1)
         {
@@ -141,12 +159,12 @@ internal static class ImageLoader
 
     private static RgbImage ToRgb(Image image)
     {
-        int width = image.Width, height = image.Height;
-        byte[] rgb = new byte[checked(width * height * 3)];
+        RgbImage result = RgbImage.Rent(image.Width, image.Height);
+        byte[] rgb = result.Pixels;
         switch (image)
         {
             case Image<Rgb24> direct:
-                direct.CopyPixelDataTo(rgb);
+                direct.CopyPixelDataTo(result.Data);
                 break;
             case Image<Rgb48> wide:
                 HighBytes(wide, rgb, p => (p.R, p.G, p.B));
@@ -164,11 +182,11 @@ internal static class ImageLoader
             default:
                 using (Image<Rgb24> converted = image.CloneAs<Rgb24>())
                 {
-                    converted.CopyPixelDataTo(rgb);
+                    converted.CopyPixelDataTo(result.Data);
                 }
                 break;
         }
-        return new RgbImage(width, height, rgb);
+        return result;
     }
 
     private static void HighBytes<TPixel>(Image<TPixel> image, byte[] rgb, Func<TPixel, (ushort R, ushort G, ushort B)> channels)

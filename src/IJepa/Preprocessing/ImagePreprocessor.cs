@@ -49,8 +49,11 @@ public sealed class ImagePreprocessor
         {
             throw new ArgumentException($"destination holds {destination.Length} values; one image needs {ValuesPerImage}", nameof(destination));
         }
-        RgbImage resized = Resize(input.Decode(Options.MaxPixels));
+        RgbImage decoded = input.Decode(Options.MaxPixels, Options.Decoding);
+        RgbImage resized = Resize(decoded);
         Normalize(resized, destination);
+        resized.Release();
+        decoded.Release(); // no-op when Resize returned the decoded image itself (already released)
     }
 
     /// <summary>
@@ -117,7 +120,12 @@ public sealed class ImagePreprocessor
         // torchvision CenterCrop: offsets rounded half to even, as Python's round().
         int top = (int)Math.Round((resized.Height - Options.Height) / 2.0, MidpointRounding.ToEven);
         int left = (int)Math.Round((resized.Width - Options.Width) / 2.0, MidpointRounding.ToEven);
-        return resized.Crop(left, top, Options.Width, Options.Height);
+        RgbImage cropped = resized.Crop(left, top, Options.Width, Options.Height);
+        if (resized != image)
+        {
+            resized.Release();
+        }
+        return cropped;
     }
 
     private void Normalize(RgbImage image, Span<float> destination)

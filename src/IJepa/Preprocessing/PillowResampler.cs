@@ -35,7 +35,12 @@ internal static class PillowResampler
         }
         if (height != source.Height)
         {
-            current = ResampleVertical(current, height, rowOffset, vertical);
+            RgbImage intermediate = current;
+            current = ResampleVertical(intermediate, height, rowOffset, vertical);
+            if (intermediate != source)
+            {
+                intermediate.Release();
+            }
         }
         return current;
     }
@@ -164,63 +169,69 @@ internal static class PillowResampler
         return shifted < 0 ? (byte)0 : shifted > 255 ? (byte)255 : (byte)shifted;
     }
 
-    private static RgbImage ResampleHorizontal(RgbImage source, int width, int firstRow, int rows, Coefficients c)
+    // The inner loops use pointers: bounds checks cost more than the arithmetic here, and preprocessing must keep ahead of the encoder.
+    private static unsafe RgbImage ResampleHorizontal(RgbImage source, int width, int firstRow, int rows, Coefficients c)
     {
-        byte[] input = source.Pixels;
-        byte[] output = new byte[width * rows * 3];
+        RgbImage result = RgbImage.Rent(width, rows);
         int sourceStride = source.Width * 3;
-        for (int y = 0; y < rows; y++)
+        fixed (byte* input = source.Pixels, outBase = result.Pixels)
+        fixed (int* bounds = c.Bounds, weights = c.Weights)
         {
-            int rowStart = (y + firstRow) * sourceStride;
-            int outRow = y * width * 3;
-            for (int xx = 0; xx < width; xx++)
+            for (int y = 0; y < rows; y++)
             {
-                int xmin = c.Bounds[xx * 2], xmax = c.Bounds[(xx * 2) + 1];
-                ReadOnlySpan<int> k = c.Weights.AsSpan(xx * c.KernelSize, xmax);
-                int s0 = 1 << (PrecisionBits - 1), s1 = s0, s2 = s0;
-                int p = rowStart + (xmin * 3);
-                for (int x = 0; x < k.Length; x++, p += 3)
+                byte* row = input + ((long)(y + firstRow) * sourceStride);
+                byte* o = outBase + ((long)y * width * 3);
+                for (int xx = 0; xx < width; xx++, o += 3)
                 {
-                    int w = k[x];
-                    s0 += input[p] * w;
-                    s1 += input[p + 1] * w;
-                    s2 += input[p + 2] * w;
+                    int xmax = bounds[(xx * 2) + 1];
+                    int* k = weights + (xx * c.KernelSize);
+                    byte* p = row + (bounds[xx * 2] * 3);
+                    int s0 = 1 << (PrecisionBits - 1), s1 = s0, s2 = s0;
+                    for (int x = 0; x < xmax; x++, p += 3)
+                    {
+                        int w = k[x];
+                        s0 += p[0] * w;
+                        s1 += p[1] * w;
+                        s2 += p[2] * w;
+                    }
+                    o[0] = Clip8(s0);
+                    o[1] = Clip8(s1);
+                    o[2] = Clip8(s2);
                 }
-                int o = outRow + (xx * 3);
-                output[o] = Clip8(s0);
-                output[o + 1] = Clip8(s1);
-                output[o + 2] = Clip8(s2);
             }
         }
-        return new RgbImage(width, rows, output);
+        return result;
     }
 
-    private static RgbImage ResampleVertical(RgbImage source, int height, int rowOffset, Coefficients c)
+    private static unsafe RgbImage ResampleVertical(RgbImage source, int height, int rowOffset, Coefficients c)
     {
-        byte[] input = source.Pixels;
         int stride = source.Width * 3;
-        byte[] output = new byte[stride * height];
+        RgbImage result = RgbImage.Rent(source.Width, height);
         int[] sums = new int[stride];
-        for (int yy = 0; yy < height; yy++)
+        fixed (byte* input = source.Pixels, outBase = result.Pixels)
+        fixed (int* s = sums, bounds = c.Bounds, weights = c.Weights)
         {
-            int ymin = c.Bounds[yy * 2] - rowOffset, ymax = c.Bounds[(yy * 2) + 1];
-            ReadOnlySpan<int> k = c.Weights.AsSpan(yy * c.KernelSize, ymax);
-            Array.Fill(sums, 1 << (PrecisionBits - 1));
-            for (int y = 0; y < k.Length; y++)
+            for (int yy = 0; yy < height; yy++)
             {
-                int w = k[y];
-                ReadOnlySpan<byte> row = input.AsSpan((ymin + y) * stride, stride);
-                for (int i = 0; i < row.Length; i++)
+                int ymin = bounds[yy * 2] - rowOffset, ymax = bounds[(yy * 2) + 1];
+                int* k = weights + (yy * c.KernelSize);
+                new Span<int>(s, stride).Fill(1 << (PrecisionBits - 1));
+                for (int y = 0; y < ymax; y++)
                 {
-                    sums[i] += row[i] * w;
+                    int w = k[y];
+                    byte* row = input + ((long)(ymin + y) * stride);
+                    for (int i = 0; i < stride; i++)
+                    {
+                        s[i] += row[i] * w;
+                    }
+                }
+                byte* o = outBase + ((long)yy * stride);
+                for (int i = 0; i < stride; i++)
+                {
+                    o[i] = Clip8(s[i]);
                 }
             }
-            Span<byte> outRow = output.AsSpan(yy * stride, stride);
-            for (int i = 0; i < stride; i++)
-            {
-                outRow[i] = Clip8(sums[i]);
-            }
         }
-        return new RgbImage(source.Width, height, output);
+        return result;
     }
 }

@@ -43,6 +43,12 @@ public sealed record PreprocessingOptions
     /// <summary>Images with more pixels than this are refused before decoding (decompression bombs).</summary>
     public long MaxPixels { get; init; } = DefaultMaxPixels;
 
+    /// <summary>
+    /// Which decoders read the image. <see cref="ImageDecoding.Native"/> (default) gives Pillow's JPEG and WebP
+    /// pixels exactly; <see cref="ImageDecoding.ImageSharp"/> avoids SkiaSharp's native library.
+    /// </summary>
+    public ImageDecoding Decoding { get; init; } = ImageDecoding.Native;
+
     /// <summary>The I-JEPA checkpoints' own preprocessing: bilinear to 224 × 224, mean = std = 0.5.</summary>
     public static PreprocessingOptions HuggingFaceDefault { get; } = new();
 
@@ -157,6 +163,10 @@ public sealed record PreprocessingOptions
         else if (Std.Any(s => !(s > 0)))
         {
             problems.Add("Std values must be positive");
+        }
+        if (!Enum.IsDefined(Decoding))
+        {
+            problems.Add($"Decoding {Decoding} is not supported");
         }
         if (MaxPixels < 1)
         {

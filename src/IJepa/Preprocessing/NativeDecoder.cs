@@ -1,0 +1,126 @@
+using System.Buffers;
+using SkiaSharp;
+
+namespace IJepa.Preprocessing;
+
+/// <summary>
+/// Decodes JPEG and WebP with the libraries Pillow uses (libjpeg-turbo: integer IDCT, fancy upsampling,
+/// inverted Adobe CMYK; libwebp: the first frame of an animation) through SkiaSharp, without colour
+/// management (Pillow ignores ICC profiles), then applies the EXIF orientation the way
+/// <c>ImageOps.exif_transpose</c> does.
+/// </summary>
+internal static class NativeDecoder
+{
+    /// <summary>Whether the seekable stream holds a JPEG or WebP file (read from its position, which is restored).</summary>
+    public static bool Handles(Stream stream)
+    {
+        Span<byte> head = stackalloc byte[12];
+        long start = stream.Position;
+        int read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        stream.Position = start;
+        head = head[..read];
+        bool jpeg = head.Length >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF;
+        bool webp = head.Length == 12 && head[..4].SequenceEqual("RIFF"u8) && head[8..].SequenceEqual("WEBP"u8);
+        return jpeg || webp;
+    }
+
+    /// <summary>Decodes the rest of <paramref name="stream"/>, refusing images over <paramref name="maxPixels"/> before any pixel buffer exists.</summary>
+    public static unsafe RgbImage Decode(Stream stream, string source, long maxPixels)
+    {
+        SKData? data;
+        try
+        {
+            data = SKData.Create(stream);
+        }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or BadImageFormatException)
+        {
+            throw new ImageDecodeException(source,
+                $"the native JPEG/WebP decoders (SkiaSharp's native library) cannot be loaded ({e.Message}); set PreprocessingOptions.Decoding = ImageDecoding.ImageSharp to decode without them", e);
+        }
+        if (data is null)
+        {
+            throw new ImageDecodeException(source, "the file is empty (0 bytes)");
+        }
+        using (data)
+        {
+            using SKCodec? codec = SKCodec.Create(data);
+            if (codec is null)
+            {
+                throw new ImageDecodeException(source, "corrupt or unsupported image header");
+            }
+            int width = codec.Info.Width, height = codec.Info.Height;
+            ImageLoader.CheckSize(width, height, source, maxPixels);
+            // No colour space on the target: the pixels come out as stored, as with Pillow.
+            var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
+            byte[] rgba = ArrayPool<byte>.Shared.Rent(checked(width * height * 4));
+            try
+            {
+                SKCodecResult result;
+                fixed (byte* pixels = rgba)
+                {
+                    result = codec.GetPixels(info, (IntPtr)pixels);
+                }
+                switch (result)
+                {
+                    case SKCodecResult.Success:
+                        break;
+                    case SKCodecResult.IncompleteInput:
+                        throw new ImageDecodeException(source, "truncated image: the data ends before the image does");
+                    case SKCodecResult.ErrorInInput:
+                        throw new ImageDecodeException(source, "corrupt image data");
+                    default:
+                        throw new ImageDecodeException(source, $"the native decoder failed: {result}");
+                }
+                return Orient(rgba, width, height, codec.EncodedOrigin);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(rgba);
+            }
+        }
+    }
+
+    /// <summary>RGBA → RGB with the EXIF orientation applied (1 = as stored … 8 = rotated 90° counter-clockwise).</summary>
+    private static RgbImage Orient(byte[] rgba, int width, int height, SKEncodedOrigin origin)
+    {
+        if (origin is SKEncodedOrigin.TopLeft or SKEncodedOrigin.Default)
+        {
+            RgbImage straight = RgbImage.Rent(width, height);
+            byte[] packed = straight.Pixels;
+            for (int s = 0, d = 0, end = straight.Length; d < end; s += 4, d += 3)
+            {
+                packed[d] = rgba[s];
+                packed[d + 1] = rgba[s + 1];
+                packed[d + 2] = rgba[s + 2];
+            }
+            return straight;
+        }
+        bool swap = origin >= SKEncodedOrigin.LeftTop;
+        int outWidth = swap ? height : width, outHeight = swap ? width : height;
+        RgbImage oriented = RgbImage.Rent(outWidth, outHeight);
+        byte[] rgb = oriented.Pixels;
+        int o = 0;
+        for (int y = 0; y < outHeight; y++)
+        {
+            for (int x = 0; x < outWidth; x++, o += 3)
+            {
+                (int sx, int sy) = origin switch
+                {
+                    SKEncodedOrigin.TopRight => (width - 1 - x, y),
+                    SKEncodedOrigin.BottomRight => (width - 1 - x, height - 1 - y),
+                    SKEncodedOrigin.BottomLeft => (x, height - 1 - y),
+                    SKEncodedOrigin.LeftTop => (y, x),
+                    SKEncodedOrigin.RightTop => (y, height - 1 - x),
+                    SKEncodedOrigin.RightBottom => (width - 1 - y, height - 1 - x),
+                    SKEncodedOrigin.LeftBottom => (width - 1 - y, x),
+                    _ => (x, y),
+                };
+                int s = ((sy * width) + sx) * 4;
+                rgb[o] = rgba[s];
+                rgb[o + 1] = rgba[s + 1];
+                rgb[o + 2] = rgba[s + 2];
+            }
+        }
+        return oriented;
+    }
+}
