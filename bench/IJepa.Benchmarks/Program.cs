@@ -1,26 +1,53 @@
+using System.Globalization;
+using System.Text.Json;
 using IJepa.Benchmarks;
 
-// IJepa benchmarks. Usage:
-//   dotnet run --project bench/IJepa.Benchmarks -c Release -- load [--model DIR] [--repeats N]
+// IJepa benchmarks.
+//   dotnet run --project bench/IJepa.Benchmarks -c Release                 # everything, one run (see README)
+//       [--model DIR] [--onnx FILE] [--threads N] [--repeats N] [--device cpu|cuda]
+//   dotnet run --project bench/IJepa.Benchmarks -c Release -- load [--model DIR] [--repeats N] [--json]
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- preprocess [--image FILE] [--repeats N]
-// Without --model, a random full-size ViT-H/14 checkpoint is written to bench/results/tmp/vith14 first.
-string command = args.Length > 0 ? args[0] : "load";
-string? model = Option("--model");
-int repeats = int.Parse(Option("--repeats") ?? "5", System.Globalization.CultureInfo.InvariantCulture);
-string resultsDir = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../bench/results"));
+// Without --model, a random full-size ViT-H/14 checkpoint is written to bench/results/tmp/vith14 first,
+// and its ONNX export (Debian's python3-torch, bench/onnx/export_onnx.py) to bench/results/tmp/vith14-onnx.
+string command = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "all";
+string repository = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../.."));
+string resultsDir = Path.Combine(repository, "bench", "results");
+string imagesDir = Path.Combine(repository, "tests", "reference", "images", "input");
+int repeats = int.Parse(Option("--repeats") ?? "5", CultureInfo.InvariantCulture);
+string modelDir = Option("--model") ?? Path.Combine(resultsDir, "tmp", "vith14");
+bool randomModel = Option("--model") is null;
 
 switch (command)
 {
+    case "all":
+        {
+            if (randomModel)
+            {
+                LoadBenchmark.EnsureVitHugeCheckpoint(modelDir);
+            }
+            string onnx = Option("--onnx") ?? Path.Combine(modelDir + "-onnx", "model.onnx");
+            string device = Option("--device") ?? "cpu";
+            if (device == "cpu" && !File.Exists(onnx) && !Export(modelDir, onnx))
+            {
+                Console.Error.WriteLine($"could not export {onnx}; ONNX Runtime will be skipped");
+            }
+            int threads = int.Parse(Option("--threads") ?? Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+            return SpeedBenchmark.Run(new SpeedBenchmark.Settings(modelDir, onnx, threads, repeats, device, resultsDir, imagesDir));
+        }
     case "load":
         {
-            string directory = model ?? Path.Combine(resultsDir, "tmp", "vith14");
-            if (model is null && !File.Exists(Path.Combine(directory, "model.safetensors")))
+            if (randomModel && !File.Exists(Path.Combine(modelDir, "model.safetensors")))
             {
-                LoadBenchmark.EnsureVitHugeCheckpoint(directory);
+                LoadBenchmark.EnsureVitHugeCheckpoint(modelDir);
                 Console.WriteLine("checkpoint written; run the command again to measure in a fresh process");
                 return 0;
             }
-            LoadBenchmark.Result r = LoadBenchmark.Measure(directory, repeats);
+            LoadBenchmark.Result r = LoadBenchmark.Measure(modelDir, repeats);
+            if (args.Contains("--json"))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(r));
+                return 0;
+            }
             Console.WriteLine($"checkpoint           {r.FileBytes / 1e9:F3} GB");
             Console.WriteLine($"baseline RSS         {r.BaselineRss / 1e9:F3} GB");
             Console.WriteLine($"peak RSS above base  {r.PeakRssAbove / 1e9:F3} GB  = {r.PeakRatio:F3} x checkpoint (target <= 1.15)");
@@ -30,27 +57,19 @@ switch (command)
         }
     case "preprocess":
         {
-            string image = Option("--image") ?? Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../../tests/reference/images/input/photo_flower_1024x768.jpg"));
+            string image = Option("--image") ?? Path.Combine(imagesDir, "photo_flower_1024x768.jpg");
             var preprocessor = new IJepa.Preprocessing.ImagePreprocessor(IJepa.Preprocessing.PreprocessingOptions.HuggingFaceDefault);
             byte[] bytes = File.ReadAllBytes(image);
             var inputs = Enumerable.Range(0, 64).Select(i => IJepa.Preprocessing.ImageInput.FromBytes(bytes, $"copy {i}")).ToArray();
-            using (preprocessor.PreprocessBatch(inputs[..8]))
+            double seconds = ComputeBenchmark.Median(repeats, () =>
             {
-            }
-            var rates = new List<double>();
-            for (int r = 0; r < repeats; r++)
-            {
-                var watch = System.Diagnostics.Stopwatch.StartNew();
-                using (preprocessor.PreprocessBatch(inputs))
-                {
-                }
-                rates.Add(inputs.Length / watch.Elapsed.TotalSeconds);
-            }
-            Console.WriteLine($"preprocess {Path.GetFileName(image)} (decode + resize 224 + normalize), {Environment.ProcessorCount} cores: median {rates.Order().ElementAt(repeats / 2):F1} images/s (target >= 100)");
+                using var batch = preprocessor.PreprocessBatch(inputs);
+            });
+            Console.WriteLine($"preprocess {Path.GetFileName(image)} (decode + resize 224 + normalize), {Environment.ProcessorCount} cores: median {inputs.Length / seconds:F1} images/s (target >= 100)");
             return 0;
         }
     default:
-        Console.Error.WriteLine($"unknown command '{command}' (load, preprocess)");
+        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess)");
         return 2;
 }
 
@@ -58,4 +77,23 @@ string? Option(string name)
 {
     int i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
+
+bool Export(string model, string onnx)
+{
+    // Debian's python3-torch lives under /usr/bin/python3; IJEPA_PYTHON overrides.
+    string python = Environment.GetEnvironmentVariable("IJEPA_PYTHON") ?? "/usr/bin/python3";
+    Directory.CreateDirectory(Path.GetDirectoryName(onnx)!);
+    Console.WriteLine($"exporting {model} to {onnx} with {python} ...");
+    try
+    {
+        using var process = System.Diagnostics.Process.Start(python, [Path.Combine(repository, "bench", "onnx", "export_onnx.py"), model, onnx]);
+        process.WaitForExit();
+        return process.ExitCode == 0;
+    }
+    catch (System.ComponentModel.Win32Exception e)
+    {
+        Console.Error.WriteLine($"{python}: {e.Message}");
+        return false;
+    }
 }

@@ -20,12 +20,13 @@ const string Usage = """
       --threads N      libtorch threads (default: one per core)
       --preset P       hf (default: the model's preprocessor_config.json) or paper
       --strict         stop at the first image that cannot be read
+      --sha256 HEX     refuse the model unless its model.safetensors has this SHA-256 (the hub lists it)
     """;
 
 var positional = new List<string>();
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 var flags = new HashSet<string>(StringComparer.Ordinal);
-string[] valued = ["--model", "--out", "--batch", "--device", "--dtype", "--threads", "--preset", "--make-demo-model"];
+string[] valued = ["--model", "--out", "--batch", "--device", "--dtype", "--threads", "--preset", "--sha256", "--make-demo-model"];
 for (int i = 0; i < args.Length; i++)
 {
     if (valued.Contains(args[i]))
@@ -112,6 +113,7 @@ try
             var other => throw new FormatException($"unknown preset '{other}' (hf, paper)"),
         },
         IncludePatches = patches,
+        ExpectedSha256 = options.TryGetValue("--sha256", out string? sha) ? new Dictionary<string, string> { ["model.safetensors"] = sha } : null,
     };
 }
 catch (FormatException e)

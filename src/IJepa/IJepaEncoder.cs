@@ -79,6 +79,10 @@ public sealed class IJepaEncoder : IDisposable
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.DType, "unknown dtype"),
         };
 
+        if (options.ExpectedSha256 is { Count: > 0 } digests)
+        {
+            CheckpointIntegrity.VerifyFolder(modelDirectory, digests);
+        }
         IJepaModel model = IJepaModel.FromPretrained(modelDirectory, dtype, device);
         try
         {

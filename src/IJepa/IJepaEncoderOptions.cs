@@ -31,4 +31,10 @@ public sealed record IJepaEncoderOptions
 
     /// <summary>Keep the per-patch embeddings in results (default true).</summary>
     public bool IncludePatches { get; init; } = true;
+
+    /// <summary>
+    /// Optional SHA-256 digests of the folder's files (file name → 64 hex digits, as the Hugging Face hub lists
+    /// them), checked before loading; a mismatch is an <see cref="Checkpoints.IJepaCheckpointException"/>.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? ExpectedSha256 { get; init; }
 }

@@ -125,6 +125,18 @@ public class SampleTests
     }
 
     [Fact]
+    public void FeatureDump_refuses_a_model_whose_sha256_differs()
+    {
+        using TempFolder outDir = TestData.NewFolder();
+        string wrong = new('0', 64);
+        DotnetCli.Result run = FeatureDump(outDir.Path, "--model", Model, "--sha256", wrong, Image("photo_flower.png"));
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("SHA-256 mismatch", run.Error, StringComparison.Ordinal);
+        string right = CheckpointIntegrity.ComputeSha256(Path.Combine(Model, "model.safetensors"));
+        Assert.Equal(0, FeatureDump(outDir.Path, "--model", Model, "--sha256", right, Image("photo_flower.png")).ExitCode);
+    }
+
+    [Fact]
     public void FeatureDump_rejects_bad_arguments_with_usage()
     {
         using TempFolder outDir = TestData.NewFolder();
