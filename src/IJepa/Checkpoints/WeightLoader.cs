@@ -60,25 +60,24 @@ internal static class WeightLoader
             throw new IJepaCheckpointException(checkpoint.WeightsDescription, problems);
         }
 
-        using var noGrad = no_grad();
-        foreach ((Parameter parameter, SafetensorsFile file, SafetensorsTensorInfo info) in plan)
+        // Straight from the file into the parameters' own memory, the only copy there is, on every core:
+        // the time goes into faulting in fresh pages, which parallelizes. Conversions (dtype or device)
+        // then go through one tensor-sized staging buffer at a time.
+        var direct = plan.Where(p => IsDirect(p.Parameter, p.Info)).ToList();
+        Parallel.ForEach(direct, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, p =>
         {
-            Copy(file, info, parameter);
+            HugePages.Advise(p.Parameter);
+            p.File.ReadInto(p.Info, p.Parameter.bytes);
+        });
+        using var noGrad = no_grad();
+        foreach ((Parameter parameter, SafetensorsFile file, SafetensorsTensorInfo info) in plan.Where(p => !IsDirect(p.Parameter, p.Info)))
+        {
+            using Tensor staging = empty(info.Shape, info.DType.ToScalarType(), CPU);
+            file.ReadInto(info, staging.bytes);
+            parameter.copy_(staging);
         }
     }
 
-    private static void Copy(SafetensorsFile file, SafetensorsTensorInfo info, Parameter parameter)
-    {
-        ScalarType stored = info.DType.ToScalarType();
-        if (parameter.device_type == TorchSharp.DeviceType.CPU && parameter.dtype == stored && parameter.is_contiguous())
-        {
-            // Straight from the file into the parameter's own memory: the only copy there is.
-            file.ReadInto(info, parameter.bytes);
-            return;
-        }
-        // Conversion (dtype or device) goes through one tensor-sized staging buffer at a time.
-        using Tensor staging = empty(info.Shape, stored, CPU);
-        file.ReadInto(info, staging.bytes);
-        parameter.copy_(staging);
-    }
+    private static bool IsDirect(Parameter parameter, SafetensorsTensorInfo info) =>
+        parameter.device_type == TorchSharp.DeviceType.CPU && parameter.dtype == info.DType.ToScalarType() && parameter.is_contiguous();
 }
