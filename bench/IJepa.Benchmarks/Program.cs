@@ -68,8 +68,18 @@ switch (command)
             Console.WriteLine($"preprocess {Path.GetFileName(image)} (decode + resize 224 + normalize), {Environment.ProcessorCount} cores: median {inputs.Length / seconds:F1} images/s (target >= 100)");
             return 0;
         }
+    case "forward":
+        {
+            // One configuration only, for trying a change quickly: --dtype float32|bfloat16 --batch N.
+            var dtype = Option("--dtype") == "bfloat16" ? TorchSharp.torch.ScalarType.BFloat16 : TorchSharp.torch.ScalarType.Float32;
+            int batch = int.Parse(Option("--batch") ?? "8", CultureInfo.InvariantCulture);
+            using var m = IJepa.Model.IJepaModel.FromPretrained(modelDir, dtype);
+            double seconds = ComputeBenchmark.Forward(m, batch, dtype, repeats);
+            Console.WriteLine($"forward {dtype} batch {batch}: {batch / seconds:F3} images/s, {ComputeBenchmark.GflopPerImage(m.Config) * batch / seconds:F1} GFLOP/s");
+            return 0;
+        }
     default:
-        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess)");
+        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess, forward)");
         return 2;
 }
 

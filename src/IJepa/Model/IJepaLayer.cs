@@ -36,9 +36,10 @@ internal sealed class IJepaLayer : nn.Module
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        Tensor h = x + _attention.Forward(_layernormBefore.Forward(x));
+        // Residuals are added in place into the freshly computed branch outputs: no extra [B, N, D] buffers.
+        Tensor h = _attention.Forward(_layernormBefore.Forward(x)).add_(x);
         Tensor mlp = _intermediate.Forward(_layernormAfter.Forward(h));
         Tensor activated = mlp.gelu_(_tanhGelu ? GELU.Approximate.tanh : GELU.Approximate.none);
-        return (h + _output.Forward(activated)).MoveToOuterDisposeScope();
+        return _output.Forward(activated).add_(h).MoveToOuterDisposeScope();
     }
 }
