@@ -121,6 +121,21 @@ internal sealed class SafetensorsFile : IDisposable
 
         using (document)
         {
+            try
+            {
+                return Interpret(document, path, dataStart, dataLength);
+            }
+            catch (InvalidOperationException e)
+            {
+                // Invalid UTF-8 in a name, or a value of the wrong JSON kind (found by fuzzing).
+                throw new IJepaCheckpointException(path, $"the header holds invalid text or a value of the wrong type: {e.Message}", e);
+            }
+        }
+    }
+
+    private static (Dictionary<string, SafetensorsTensorInfo>, Dictionary<string, string>) Interpret(JsonDocument document, string path, long dataStart, long dataLength)
+    {
+        {
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
                 throw new IJepaCheckpointException(path, "the header is not a JSON object");
@@ -141,10 +156,27 @@ internal sealed class SafetensorsFile : IDisposable
                 }
                 if (property.Name == "__metadata__")
                 {
-                    ReadMetadata(property.Value, metadata, problems);
+                    try
+                    {
+                        ReadMetadata(property.Value, metadata, problems);
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        problems.Add($"__metadata__ is not an object of strings: {Shorten(property.Value.GetRawText())}");
+                    }
                     continue;
                 }
-                SafetensorsTensorInfo? info = ReadTensorEntry(property, dataStart, dataLength, problems);
+                SafetensorsTensorInfo? info;
+                try
+                {
+                    info = ReadTensorEntry(property, dataStart, dataLength, problems);
+                }
+                catch (InvalidOperationException)
+                {
+                    // A JSON value of the wrong kind where a number or string belongs (found by fuzzing).
+                    problems.Add($"'{property.Name}': an entry holds a JSON value of the wrong type: {Shorten(property.Value.GetRawText())}");
+                    continue;
+                }
                 if (info != null)
                 {
                     tensors.Add(info.Name, info);
@@ -153,6 +185,8 @@ internal sealed class SafetensorsFile : IDisposable
             }
 
             CheckLayout(ranges, dataLength, problems);
+
+            static string Shorten(string json) => json.Length <= 80 ? json : json[..80] + "…";
             if (problems.Count > 0)
             {
                 throw new IJepaCheckpointException(path, problems);

@@ -13,6 +13,12 @@ public sealed record PreprocessingOptions
     /// <summary>Pillow's default decompression-bomb warning threshold, in pixels.</summary>
     public const long DefaultMaxPixels = 89_478_485;
 
+    /// <summary>
+    /// Largest output side. I-JEPA checkpoints use 224 and 448; 4096 keeps one preprocessed image under
+    /// 200 MB, where 16384 would need 3.2 GB (found by fuzzing preprocessor_config.json).
+    /// </summary>
+    public const int MaxSide = 4096;
+
     /// <summary>Output height in pixels.</summary>
     public int Height { get; init; } = 224;
 
@@ -128,11 +134,21 @@ public sealed record PreprocessingOptions
             {
                 options = options with { Mean = [0f, 0f, 0f], Std = [1f, 1f, 1f] };
             }
+            if (problems.Count == 0)
+            {
+                // Values each well-formed can still make an unusable whole (e.g. a zero std).
+                problems.AddRange(options.Validate());
+            }
             if (problems.Count > 0)
             {
                 throw new IJepa.Checkpoints.IJepaCheckpointException(fullPath, problems);
             }
             return options;
+        }
+        catch (InvalidOperationException e)
+        {
+            // A JSON value of the wrong kind (an array where a number belongs, a list as the root; found by fuzzing).
+            throw new IJepa.Checkpoints.IJepaCheckpointException(fullPath, $"a value has the wrong JSON type: {e.Message}", e);
         }
         catch (JsonException e)
         {
@@ -148,9 +164,9 @@ public sealed record PreprocessingOptions
     public IReadOnlyList<string> Validate()
     {
         var problems = new List<string>();
-        if (Height < 1 || Width < 1 || Height > 16384 || Width > 16384)
+        if (Height < 1 || Width < 1 || Height > MaxSide || Width > MaxSide)
         {
-            problems.Add($"output size {Height}x{Width} is outside 1..16384");
+            problems.Add($"output size {Height}x{Width} is outside 1..{MaxSide}");
         }
         if (ResizeMode == ResizeMode.ShorterSideThenCenterCrop && ResizeShorterSide < Math.Max(Height, Width))
         {
