@@ -14,8 +14,17 @@ namespace IJepa.Fuzz;
 /// <param name="Json">Whether the input is JSON (or holds a JSON header) and gets structural edits.</param>
 /// <param name="Run">Feeds one input through the public API; returns normally or throws.</param>
 /// <param name="Expected">The typed exceptions that count as a correct refusal.</param>
-public sealed record FuzzTarget(string Name, IReadOnlyList<byte[]> Seeds, bool Json, Action<byte[]> Run, Type[] Expected)
+/// <param name="Fixup">Repairs checksums after mutation so that inputs get past them (PNG chunk CRCs); null for none.</param>
+public sealed record FuzzTarget(string Name, IReadOnlyList<byte[]> Seeds, bool Json, Action<byte[]> Run, Type[] Expected, Func<byte[], byte[]>? Fixup = null)
 {
+    /// <summary>The index-th mutated input of a run, checksums repaired.</summary>
+    public byte[] Input(ulong runSeed, long index)
+    {
+        byte[] input = Mutator.Generate(Seeds, Json, runSeed, index);
+        // Every other PNG input keeps its broken CRCs, so that the CRC checks are fuzzed too.
+        return Fixup is not null && index % 2 == 0 ? Fixup(input) : input;
+    }
+
     public bool IsExpected(Exception e) => Expected.Any(t => t.IsInstanceOfType(e));
 }
 
@@ -35,7 +44,7 @@ public static class FuzzTargets
         switch (name)
         {
             case "png":
-                return new(name, Images("small_17x23.png", "palette_50x40.png", "rgba_60x45.png", "gray16_40x30.png", "rgb16_40x30.png", "gray_alpha_30x20.png", "checker_97x61.png"), false, DecodeImage, imageErrors);
+                return new(name, Images("small_17x23.png", "palette_50x40.png", "rgba_60x45.png", "gray16_40x30.png", "rgb16_40x30.png", "gray_alpha_30x20.png", "checker_97x61.png"), false, DecodeImage, imageErrors, FixPngCrcs);
             case "jpeg":
                 return new(name, Images("exif_orientation_6.jpg", "exif_orientation_1.jpg", "cmyk_48x32.jpg", "photo_ladybird.jpg"), false, DecodeImage, imageErrors);
             case "gif":
@@ -71,6 +80,25 @@ public static class FuzzTargets
             default:
                 throw new ArgumentException($"unknown format '{name}' ({string.Join(", ", Names)})");
         }
+    }
+
+    /// <summary>Recomputes the CRC of every whole chunk after the 8-byte signature.</summary>
+    private static byte[] FixPngCrcs(byte[] png)
+    {
+        byte[] fixedUp = (byte[])png.Clone();
+        int at = 8;
+        while (at + 12 <= fixedUp.Length)
+        {
+            long length = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(fixedUp.AsSpan(at));
+            if (at + 12 + length > fixedUp.Length)
+            {
+                break;
+            }
+            uint crc = System.IO.Hashing.Crc32.HashToUInt32(fixedUp.AsSpan(at + 4, 4 + (int)length));
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(fixedUp.AsSpan(at + 8 + (int)length), crc);
+            at += 12 + (int)length;
+        }
+        return fixedUp;
     }
 
     private static void DecodeImage(byte[] bytes) => Preprocessor.Preprocess(ImageInput.FromBytes(bytes, "fuzz"));

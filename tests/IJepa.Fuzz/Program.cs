@@ -71,7 +71,7 @@ switch (command)
             watchdog.Start();
             for (long i = from; i < to; i++)
             {
-                byte[] input = Mutator.Generate(target.Seeds, target.Json, seed, i);
+                byte[] input = target.Input(seed, i);
                 File.WriteAllBytes(current, input);
                 Console.WriteLine($"BEGIN {i}");
                 Interlocked.Exchange(ref started, Stopwatch.GetTimestamp());

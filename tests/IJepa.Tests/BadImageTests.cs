@@ -53,7 +53,7 @@ public class BadImageTests
         byte[] typed = [.. System.Text.Encoding.ASCII.GetBytes(type), .. data];
         stream.Write(typed);
         byte[] crc = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32Compat.Compute(typed));
+        BinaryPrimitives.WriteUInt32BigEndian(crc, System.IO.Hashing.Crc32.HashToUInt32(typed));
         stream.Write(crc);
     }
 

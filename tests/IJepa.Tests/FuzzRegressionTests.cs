@@ -24,7 +24,7 @@ public class FuzzRegressionTests
         var failures = new List<string>();
         for (int i = 0; i < InputsPerFormat; i++)
         {
-            byte[] input = Mutator.Generate(target.Seeds, target.Json, runSeed: 20261128, i);
+            byte[] input = target.Input(runSeed: 20261128, i);
             Check(target, input, $"{format} #{i}", failures);
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures));

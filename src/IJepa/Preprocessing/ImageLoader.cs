@@ -107,7 +107,9 @@ internal static class ImageLoader
             Image image;
             try
             {
-                image = Image.Load(DecodeConfiguration, seekable);
+                Configuration bounded = DecodeConfiguration.Clone();
+                bounded.MemoryAllocator = new BoundedAllocator(DecodeConfiguration.MemoryAllocator, BoundedAllocator.BudgetFor(info.Width, info.Height));
+                image = Image.Load(bounded, seekable);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
