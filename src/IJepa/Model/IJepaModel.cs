@@ -178,6 +178,29 @@ public sealed class IJepaModel : nn.Module
         return output;
     }
 
+    /// <summary>
+    /// Masked encoding as I-JEPA's context encoder does it: position embeddings are added to all patch
+    /// tokens, then only the tokens at each mask's indices go through the blocks and the final LayerNorm.
+    /// Each mask is [B, K] patch indices (row-major on the patch grid); the result stacks the masks:
+    /// [masks.Count × B, K, D], mask-major (all images for mask 0, then mask 1, …).
+    /// </summary>
+    /// <exception cref="ArgumentException">A mask is not [B, K] of in-range indices.</exception>
+    public Tensor ForwardMasked(Tensor pixelValues, IReadOnlyList<Tensor> masks)
+    {
+        ArgumentNullException.ThrowIfNull(pixelValues);
+        ArgumentNullException.ThrowIfNull(masks);
+        CheckInput(pixelValues, IJepaForwardOptions.Default);
+        using var inference = inference_mode();
+        using var scope = NewDisposeScope();
+        Tensor x = _embeddings.Forward(pixelValues.to(DType, Device), interpolatePosEncoding: false);
+        x = MaskIndices.Apply(x, masks, Device);
+        for (int i = 0; i < _encoder.Count; i++)
+        {
+            x = _encoder[i].Forward(x);
+        }
+        return _layernorm.Forward(x).MoveToOuterDisposeScope();
+    }
+
     private void CheckInput(Tensor pixels, IJepaForwardOptions options)
     {
         if (pixels.dim() != 4)
