@@ -1,0 +1,95 @@
+using System.Text.Json;
+using IJepa.Checkpoints.Original;
+using IJepa.Masking;
+using IJepa.Preprocessing;
+
+namespace IJepa.Tests;
+
+/// <summary>The multi-block mask sampler and the prediction API.</summary>
+public class MaskingTests
+{
+    private static string File(string name) => Path.Combine(AppContext.BaseDirectory, "original", name);
+
+    [Fact]
+    public void Sampled_masks_follow_the_papers_multi_block_strategy()
+    {
+        var sampler = new MultiBlockMaskSampler(16, 16);
+        IReadOnlyList<MaskSet> batch = sampler.SampleBatch(8, new Random(7));
+        Assert.Equal(8, batch.Count);
+        int targetLength = batch[0].Targets[0].Count, contextLength = batch[0].Context.Count;
+        foreach (MaskSet set in batch)
+        {
+            Assert.Equal(4, set.Targets.Count);
+            Assert.All(set.Targets, t => Assert.Equal(targetLength, t.Count));
+            Assert.Equal(contextLength, set.Context.Count);
+            Assert.True(contextLength > 10 && targetLength > 10);
+            Assert.All(set.Targets.Append(set.Context), m => Assert.Equal(m.Order(), m));
+            Assert.All(set.Targets.Append(set.Context), m => Assert.All(m, i => Assert.InRange(i, 0, 255)));
+            // The targets are removed from the context.
+            Assert.Empty(set.Context.Intersect(set.Targets.SelectMany(t => t)));
+            // A target block before truncation is a rectangle of 15-20 % of the grid (38-51 patches); cut, it is at most that.
+            Assert.InRange(targetLength, 11, 51);
+        }
+        // Seeded: the same seed, the same masks.
+        Assert.Equal(JsonSerializer.Serialize(batch), JsonSerializer.Serialize(sampler.SampleBatch(8, new Random(7))));
+        Assert.NotEqual(JsonSerializer.Serialize(batch), JsonSerializer.Serialize(sampler.SampleBatch(8, new Random(8))));
+    }
+
+    [Fact]
+    public void Impossible_settings_are_refused_rather_than_looping()
+    {
+        Assert.Throws<ArgumentException>(() => new MultiBlockMaskSampler(6, 6).Sample(new Random(1)));
+        Assert.Throws<ArgumentException>(() => new MultiBlockMaskSampler(4, 4, new MultiBlockMaskOptions { MinKeep = 16 }));
+    }
+
+    [Fact]
+    public void Predictions_and_actual_targets_match_the_reference_per_image()
+    {
+        using var predictor = JepaPredictor.Load(File("tiny-ijepa.pth.tar"), numAttentionHeads: 4, masks: new MultiBlockMaskOptions { MinKeep = 2 });
+        string expected = File("expected.safetensors");
+        using Tensor pixels = TestData.ReadTensor(expected, "pixel_values");
+        using Tensor predicted = TestData.ReadTensor(expected, "predicted");
+        using Tensor actual = TestData.ReadTensor(expected, "actual");
+        long[][][] context, targets;
+        using (SafetensorsFile file = SafetensorsFile.Open(expected))
+        {
+            context = JsonSerializer.Deserialize<long[][][]>(file.Metadata["masks_enc"])!;
+            targets = JsonSerializer.Deserialize<long[][][]>(file.Metadata["masks_pred"])!;
+        }
+        for (int b = 0; b < 2; b++)
+        {
+            var masks = new MaskSet(context[0][b].Select(i => (int)i).ToArray(), targets.Select(m => (IReadOnlyList<int>)m[b].Select(i => (int)i).ToArray()).ToArray());
+            using Tensor image = pixels[b..(b + 1)];
+            JepaPrediction result = predictor.Predict(image, masks);
+            Assert.Equal((4, 6, 32), (result.Targets, result.TokensPerTarget, result.Dimension));
+            // The reference stacks mask-major over the batch of 2: row m * 2 + b.
+            long[] rows = Enumerable.Range(0, 4).Select(m => (long)((m * 2) + b)).ToArray();
+            using Tensor index = tensor(rows);
+            using Tensor expectedPredicted = predicted.index_select(0, index);
+            using Tensor expectedActual = actual.index_select(0, index);
+            using Tensor ours = tensor(result.Predicted, [4, 6, 32]);
+            using Tensor oursActual = tensor(result.Actual, [4, 6, 32]);
+            OriginalCheckpointTests.AssertClose(expectedPredicted, ours, "predicted");
+            OriginalCheckpointTests.AssertClose(expectedActual, oursActual, "actual");
+            using Tensor cosine = nn.functional.cosine_similarity(expectedPredicted, expectedActual, 2).flatten();
+            Assert.True((cosine - tensor(result.Cosine).to(ScalarType.Float64)).abs().max().item<double>() < 1e-4);
+        }
+    }
+
+    [Fact]
+    public void An_image_with_sampled_masks_gives_a_prediction_for_every_hidden_patch()
+    {
+        using var predictor = JepaPredictor.Load(File("tiny-ijepa.pth.tar"), numAttentionHeads: 4, masks: new MultiBlockMaskOptions { MinKeep = 2 });
+        JepaPrediction result = predictor.Predict(ImageInput.FromFile(Path.Combine(AppContext.BaseDirectory, "images", "input", "photo_flower.png")), seed: 3);
+        Assert.Equal(result.Targets * result.TokensPerTarget * 32, result.Predicted.Length);
+        Assert.All(result.Cosine, c => Assert.InRange(c, -1.0001f, 1.0001f));
+        Assert.Equal(result.Masks, predictor.Predict(ImageInput.FromFile(Path.Combine(AppContext.BaseDirectory, "images", "input", "photo_flower.png")), seed: 3).Masks, new MaskComparer());
+    }
+
+    private sealed class MaskComparer : IEqualityComparer<MaskSet>
+    {
+        public bool Equals(MaskSet? x, MaskSet? y) => JsonSerializer.Serialize(x) == JsonSerializer.Serialize(y);
+
+        public int GetHashCode(MaskSet obj) => 0;
+    }
+}
