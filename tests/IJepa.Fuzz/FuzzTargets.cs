@@ -31,13 +31,14 @@ public sealed record FuzzTarget(string Name, IReadOnlyList<byte[]> Seeds, bool J
 /// <summary>The fuzzed formats: images through the preprocessor; checkpoint files and configs through loading.</summary>
 public static class FuzzTargets
 {
-    public static readonly string[] Names = ["png", "jpeg", "gif", "bmp", "tiff", "webp", "safetensors", "config", "preprocessor_config"];
+    public static readonly string[] Names = ["png", "jpeg", "gif", "bmp", "tiff", "webp", "safetensors", "config", "preprocessor_config", "checkpoint_zip", "checkpoint_pickle"];
 
     private static readonly ImagePreprocessor Preprocessor = new(new PreprocessingOptions { Height = 32, Width = 32 });
 
-    /// <summary>Builds the targets; <paramref name="imagesDirectory"/> holds the committed test images.</summary>
-    public static FuzzTarget Create(string name, string imagesDirectory, string workDirectory)
+    /// <summary>Builds the targets; <paramref name="imagesDirectory"/> holds the committed test images, <paramref name="originalDirectory"/> the tiny original checkpoint.</summary>
+    public static FuzzTarget Create(string name, string imagesDirectory, string workDirectory, string originalDirectory)
     {
+        string tinyOriginal = Path.Combine(originalDirectory, "tiny-ijepa.pth.tar");
         Directory.CreateDirectory(workDirectory);
         byte[][] Images(params string[] files) => files.Select(f => File.ReadAllBytes(Path.Combine(imagesDirectory, f))).ToArray();
         Type[] imageErrors = [typeof(ImageDecodeException)];
@@ -76,6 +77,20 @@ public static class FuzzTargets
                         PreprocessingOptions options = PreprocessingOptions.FromHuggingFaceConfig(path);
                         new ImagePreprocessor(options).Preprocess(ImageInput.FromBytes(image, "small_17x23.png"));
                     }, [typeof(IJepaCheckpointException)]);
+                }
+            case "checkpoint_zip":
+                return new(name, [File.ReadAllBytes(tinyOriginal)], false, bytes => LoadOriginal(workDirectory, bytes), [typeof(IJepaCheckpointException)]);
+            case "checkpoint_pickle":
+                {
+                    byte[] archive = File.ReadAllBytes(tinyOriginal);
+                    byte[] pickle;
+                    using (var zip = new System.IO.Compression.ZipArchive(new MemoryStream(archive)))
+                    using (var stream = new MemoryStream())
+                    {
+                        zip.Entries.Single(e => e.FullName.EndsWith("data.pkl", StringComparison.Ordinal)).Open().CopyTo(stream);
+                        pickle = stream.ToArray();
+                    }
+                    return new(name, [pickle], false, bytes => LoadOriginal(workDirectory, ReplacePickle(archive, bytes)), [typeof(IJepaCheckpointException)]);
                 }
             default:
                 throw new ArgumentException($"unknown format '{name}' ({string.Join(", ", Names)})");
@@ -130,6 +145,39 @@ public static class FuzzTargets
             model.SavePretrained(folder);
         }
         return folder;
+    }
+
+    private static void LoadOriginal(string workDirectory, byte[] bytes)
+    {
+        string path = Path.Combine(workDirectory, "case.pth.tar");
+        File.WriteAllBytes(path, bytes);
+        using var checkpoint = IJepa.Checkpoints.Original.OriginalCheckpoint.Open(path);
+        using IJepaModel encoder = checkpoint.LoadEncoder(numAttentionHeads: 4);
+        using IJepaModel context = checkpoint.LoadEncoder(IJepa.Checkpoints.Original.EncoderPart.Encoder, numAttentionHeads: 4);
+        using IJepaPredictor predictor = checkpoint.LoadPredictor(numAttentionHeads: 4);
+    }
+
+    private static byte[] ReplacePickle(byte[] archive, byte[] pickle)
+    {
+        using var output = new MemoryStream();
+        using (var source = new System.IO.Compression.ZipArchive(new MemoryStream(archive)))
+        using (var target = new System.IO.Compression.ZipArchive(output, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+        {
+            foreach (var entry in source.Entries)
+            {
+                using Stream to = target.CreateEntry(entry.FullName, System.IO.Compression.CompressionLevel.NoCompression).Open();
+                if (entry.FullName.EndsWith("data.pkl", StringComparison.Ordinal))
+                {
+                    to.Write(pickle);
+                }
+                else
+                {
+                    using Stream from = entry.Open();
+                    from.CopyTo(to);
+                }
+            }
+        }
+        return output.ToArray();
     }
 
     private static void LoadModel(string workDirectory, byte[]? weights, byte[]? config)

@@ -12,6 +12,7 @@ using IJepa.Fuzz;
 // is saved under DIR/findings and the run goes on from the next input.
 string repository = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../.."));
 string images = Path.Combine(repository, "tests", "reference", "images", "input");
+string original = Path.Combine(repository, "tests", "reference", "original");
 string command = args.Length > 0 ? args[0] : "run";
 string outDir = Path.GetFullPath(Option("--out") ?? Path.Combine(Path.GetTempPath(), "ijepa-fuzz"));
 ulong seed = ulong.Parse(Option("--seed") ?? "1", CultureInfo.InvariantCulture);
@@ -44,7 +45,7 @@ switch (command)
             string format = Option("--format")!;
             long from = long.Parse(Option("--from")!, CultureInfo.InvariantCulture);
             long to = long.Parse(Option("--to")!, CultureInfo.InvariantCulture);
-            FuzzTarget target = FuzzTargets.Create(format, images, Path.Combine(outDir, "work-" + format));
+            FuzzTarget target = FuzzTargets.Create(format, images, Path.Combine(outDir, "work-" + format), original);
             string current = Path.Combine(outDir, $"current-{format}.bin");
             long started = Stopwatch.GetTimestamp();
             long busyIndex = -1;
@@ -99,7 +100,7 @@ switch (command)
     case "replay":
         {
             string format = Option("--format")!;
-            FuzzTarget target = FuzzTargets.Create(format, images, Path.Combine(outDir, "work-" + format));
+            FuzzTarget target = FuzzTargets.Create(format, images, Path.Combine(outDir, "work-" + format), original);
             int bad = 0;
             foreach (string file in args.Skip(1).Where(a => !a.StartsWith("--", StringComparison.Ordinal) && a != format))
             {

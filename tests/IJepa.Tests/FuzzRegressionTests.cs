@@ -20,7 +20,7 @@ public class FuzzRegressionTests
     public void A_deterministic_sample_of_mutated_inputs_is_handled(string format)
     {
         using TempFolder work = TestData.NewFolder();
-        FuzzTarget target = FuzzTargets.Create(format, Images, work.Path);
+        FuzzTarget target = FuzzTargets.Create(format, Images, work.Path, Path.Combine(AppContext.BaseDirectory, "original"));
         var failures = new List<string>();
         for (int i = 0; i < InputsPerFormat; i++)
         {
@@ -40,7 +40,7 @@ public class FuzzRegressionTests
             return; // no case has been found for this format
         }
         using TempFolder work = TestData.NewFolder();
-        FuzzTarget target = FuzzTargets.Create(format, Images, work.Path);
+        FuzzTarget target = FuzzTargets.Create(format, Images, work.Path, Path.Combine(AppContext.BaseDirectory, "original"));
         var failures = new List<string>();
         foreach (string file in Directory.GetFiles(folder, "*.bin").Order(StringComparer.Ordinal))
         {

@@ -107,6 +107,12 @@ internal sealed class TorchArchive : IDisposable
             object? root = PickleReader.Load(pickle, full, IsAllowed, archive.Reduce, archive.PersistentLoad);
             return new TorchArchive(full, zip, prefix, root);
         }
+        catch (InvalidDataException e)
+        {
+            // The central directory is read lazily, so a corrupt one shows up here.
+            zip.Dispose();
+            throw new IJepaCheckpointException(full, $"corrupt zip archive: {e.Message}", e);
+        }
         catch
         {
             zip.Dispose();
