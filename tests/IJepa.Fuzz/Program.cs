@@ -90,11 +90,22 @@ switch (command)
                 catch (Exception e)
                 {
                     outcome = $"FAIL {e.GetType().FullName}: {e.Message.ReplaceLineEndings(" ")}";
+                    // Saved here: by the time the supervisor reads the line, current-FORMAT.bin holds a later input.
+                    Directory.CreateDirectory(Path.Combine(outDir, "findings"));
+                    File.WriteAllBytes(Path.Combine(outDir, "findings", $"{format}-{i}.bin"), input);
                 }
                 Interlocked.Exchange(ref busyIndex, -1);
                 Console.WriteLine($"{outcome.Split(' ')[0]} {i} {outcome}");
             }
             Console.WriteLine("END");
+            return 0;
+        }
+    case "emit":
+        {
+            // Writes one generated input, e.g. to turn a finding from a log into a regression case.
+            string format = Option("--format")!;
+            FuzzTarget target = FuzzTargets.Create(format, images, Path.Combine(outDir, "work-" + format), original);
+            File.WriteAllBytes(Option("--to")!, target.Input(seed, long.Parse(Option("--index")!, CultureInfo.InvariantCulture)));
             return 0;
         }
     case "replay":
@@ -162,10 +173,13 @@ switch (command)
                     refused++;
                     break;
                 case "FAIL":
+                    found++;
+                    Save(format, current, line, copyCurrent: false);
+                    break;
                 case "HANG":
                 case "MEMORY":
                     found++;
-                    Save(format, current, line);
+                    Save(format, current, line, copyCurrent: true);
                     break;
                 case "END":
                     ended = true;
@@ -184,17 +198,21 @@ switch (command)
         if (worker.ExitCode is not (3 or 4))
         {
             found++;
-            Save(format, current, $"CRASH {current} worker died with exit code {worker.ExitCode}");
+            Save(format, current, $"CRASH {current} worker died with exit code {worker.ExitCode}", copyCurrent: true);
         }
         next = current + 1;
     }
     return (accepted, refused, found, watch.Elapsed.TotalSeconds);
 }
 
-void Save(string format, long index, string reason)
+void Save(string format, long index, string reason, bool copyCurrent)
 {
     string name = Path.Combine(outDir, "findings", $"{format}-{index}");
-    File.Copy(Path.Combine(outDir, $"current-{format}.bin"), name + ".bin", overwrite: true);
+    if (copyCurrent)
+    {
+        // The worker stopped on this input, so the current file is still it.
+        File.Copy(Path.Combine(outDir, $"current-{format}.bin"), name + ".bin", overwrite: true);
+    }
     File.WriteAllText(name + ".txt", reason + "\n");
     Console.WriteLine($"finding: {name}.bin: {reason}");
 }

@@ -184,6 +184,35 @@ public class SampleTests
         }
     }
 
+    [Fact]
+    public void Original_converts_a_training_checkpoint_and_predicts_hidden_blocks()
+    {
+        using TempFolder work = TestData.NewFolder();
+        string checkpoint = Path.Combine(AppContext.BaseDirectory, "original", "tiny-ijepa.pth.tar");
+        string sample = DotnetCli.Sample("IJepa.Original");
+        DotnetCli.Result convert = DotnetCli.RunProgram(DotnetCli.Dotnet, work.Path, Timeout, sample, "convert", checkpoint, "hf", "--heads", "4", "--part", "encoder");
+        Assert.True(convert.ExitCode == 0, convert.ToString());
+        using (IJepaModel model = IJepaModel.FromPretrained(work.File("hf")))
+        {
+            Assert.Equal(32, model.Config.HiddenSize);
+        }
+
+        DotnetCli.Result predict = DotnetCli.RunProgram(DotnetCli.Dotnet, work.Path, Timeout, sample, "predict", checkpoint, Image("photo_flower.png"), "--heads", "4", "--min-keep", "2", "--seed", "5", "--out", "p.safetensors");
+        Assert.True(predict.ExitCode == 0, predict.ToString());
+        Assert.Contains("mean over all hidden patches", predict.Output, StringComparison.Ordinal);
+        using Tensor predicted = TestData.ReadTensor(work.File("p.safetensors"), "predicted");
+        using Tensor actual = TestData.ReadTensor(work.File("p.safetensors"), "actual");
+        using Tensor cosine = TestData.ReadTensor(work.File("p.safetensors"), "cosine");
+        Assert.Equal(predicted.shape, actual.shape);
+        Assert.Equal(4, predicted.shape[0]);
+        Assert.Equal(32, predicted.shape[2]);
+        Assert.Equal(new[] { predicted.shape[0], predicted.shape[1] }, cosine.shape);
+
+        DotnetCli.Result bad = DotnetCli.RunProgram(DotnetCli.Dotnet, work.Path, Timeout, sample, "convert", Image("photo_flower.png"), "out");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("photo_flower.png", bad.Error, StringComparison.Ordinal);
+    }
+
     [LinuxMountNamespaceFact]
     public void FeatureDump_on_a_full_disk_fails_clearly_and_leaves_no_partial_file()
     {

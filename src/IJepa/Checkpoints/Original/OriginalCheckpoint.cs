@@ -111,7 +111,7 @@ public sealed class OriginalCheckpoint : IDisposable
         {
             depth++;
         }
-        return new IJepaConfig
+        var config = new IJepaConfig
         {
             HiddenSize = width,
             NumHiddenLayers = depth,
@@ -122,6 +122,9 @@ public sealed class OriginalCheckpoint : IDisposable
             NumChannels = (int)patch.Shape[1],
             QkvBias = t.ContainsKey("blocks.0.attn.qkv.bias"),
         };
+        // Shapes each plausible can still add up to no model (no blocks, heads not dividing the width; found by fuzzing).
+        IReadOnlyList<string> problems = config.Validate();
+        return problems.Count == 0 ? config : throw new IJepaCheckpointException(Path, problems.Select(p => "inferred config: " + p).ToList());
     }
 
     /// <summary>
