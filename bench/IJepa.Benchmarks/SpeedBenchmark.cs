@@ -60,7 +60,7 @@ internal static class SpeedBenchmark
             (float[] lastOrt, _) = peer.Run(pixels, 8);
             double scale = last32.Max(Math.Abs);
             double error = lastOrt.Zip(last32).Max(p => Math.Abs(p.First - p.Second));
-            report.Add("onnx_agreement_max_abs_diff_relative", error / scale, "", "max |ORT - ours| / max |ours|, last_hidden_state, batch 8 (must be <= 1e-4)");
+            report.Add("onnx_agreement_max_abs_diff_relative", error / scale, "", "max abs(ORT - ours) / max abs(ours), last_hidden_state, batch 8 (must be <= 1e-4)");
             if (error > 1e-4 * scale)
             {
                 Console.Error.WriteLine("ONNX Runtime does not compute the same function; its timings would mean nothing.");

@@ -52,7 +52,7 @@ internal static class NativeDecoder
             ImageLoader.CheckSize(width, height, source, maxPixels);
             // No colour space on the target: the pixels come out as stored, as with Pillow.
             var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-            byte[] rgba = ArrayPool<byte>.Shared.Rent(checked(width * height * 4));
+            byte[] rgba = PixelBuffers.Pool.Rent(checked(width * height * 4));
             try
             {
                 SKCodecResult result;
@@ -75,7 +75,7 @@ internal static class NativeDecoder
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(rgba);
+                PixelBuffers.Pool.Return(rgba);
             }
         }
     }

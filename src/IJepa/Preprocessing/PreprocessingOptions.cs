@@ -10,8 +10,12 @@ namespace IJepa.Preprocessing;
 /// </summary>
 public sealed record PreprocessingOptions
 {
-    /// <summary>Pillow's default decompression-bomb warning threshold, in pixels.</summary>
-    public const long DefaultMaxPixels = 89_478_485;
+    /// <summary>
+    /// Default pixel limit: 50 million, enough for a 48-megapixel photo. Pillow warns at 89.5 million, but
+    /// a 16-bit image that size needs over 1 GB to decode here (ImageSharp's 64-bit pixels plus the 8-bit
+    /// copy); the fuzzer found 1 KB PNG headers claiming 63 million pixels that did just that.
+    /// </summary>
+    public const long DefaultMaxPixels = 50_000_000;
 
     /// <summary>
     /// Largest output side. I-JEPA checkpoints use 224 and 448; 4096 keeps one preprocessed image under

@@ -43,7 +43,7 @@ internal sealed class RgbImage
     public Span<byte> Data => Pixels.AsSpan(0, Length);
 
     public static RgbImage Rent(int width, int height) =>
-        new(width, height, ArrayPool<byte>.Shared.Rent(checked(width * height * 3)), pooled: true);
+        new(width, height, PixelBuffers.Pool.Rent(checked(width * height * 3)), pooled: true);
 
     /// <summary>Returns a rented buffer to the pool; the image must not be used afterwards.</summary>
     public void Release()
@@ -51,7 +51,7 @@ internal sealed class RgbImage
         if (_pooled)
         {
             _pooled = false;
-            ArrayPool<byte>.Shared.Return(Pixels);
+            PixelBuffers.Pool.Return(Pixels);
         }
     }
 
