@@ -33,7 +33,7 @@ for (int i = 0; i < args.Length; i++)
     {
         if (i + 1 >= args.Length)
         {
-            return Fail($"{args[i]} needs a value");
+            return Exit.Usage($"{args[i]} needs a value", Usage);
         }
         options[args[i]] = args[++i];
     }
@@ -43,7 +43,7 @@ for (int i = 0; i < args.Length; i++)
     }
     else if (args[i].StartsWith("--", StringComparison.Ordinal))
     {
-        return Fail($"unknown option {args[i]}");
+        return Exit.Usage($"unknown option {args[i]}", Usage);
     }
     else
     {
@@ -67,7 +67,7 @@ if (options.TryGetValue("--make-demo-model", out string? demoTarget))
 }
 if (positional.Count == 0)
 {
-    return Fail("no images given");
+    return Exit.Usage("no images given", Usage);
 }
 
 string? modelDir = options.GetValueOrDefault("--model");
@@ -84,11 +84,11 @@ try
 }
 catch (IOException e)
 {
-    return Fail(e.Message);
+    return Exit.Usage(e.Message, Usage);
 }
 if (files.Count == 0)
 {
-    return Fail("no image files found");
+    return Exit.Usage("no image files found", Usage);
 }
 
 IJepaEncoderOptions encoderOptions;
@@ -118,7 +118,7 @@ try
 }
 catch (FormatException e)
 {
-    return Fail(e.Message);
+    return Exit.Usage(e.Message, Usage);
 }
 
 try
@@ -127,11 +127,11 @@ try
 }
 catch (ArgumentException e)
 {
-    return Fail(e.Message);
+    return Exit.Usage(e.Message, Usage);
 }
 catch (IOException e)
 {
-    return Error(e.Message);
+    return Exit.Error(e.Message);
 }
 
 if (demoModel)
@@ -179,21 +179,5 @@ try
 }
 catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException or IJepaCheckpointException)
 {
-    return Error(e.Message);
-}
-
-// A problem with the command line: the message and the usage.
-
-static int Fail(string message)
-{
-    Console.Error.WriteLine($"error: {message}");
-    Console.Error.WriteLine(Usage);
-    return 2;
-}
-
-// A problem found while running (model, output): the message alone.
-static int Error(string message)
-{
-    Console.Error.WriteLine($"error: {message}");
-    return 2;
+    return Exit.Error(e.Message);
 }

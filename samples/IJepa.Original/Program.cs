@@ -4,6 +4,7 @@ using IJepa.Checkpoints;
 using IJepa.Checkpoints.Original;
 using IJepa.Masking;
 using IJepa.Preprocessing;
+using IJepa.Samples;
 using static TorchSharp.torch;
 
 // Works with the original I-JEPA training checkpoints (IN1K-vit.h.14-300e.pth.tar, ...).
@@ -22,7 +23,7 @@ const string Usage = """
 
 if (args.Length < 3 || args[0] is not ("convert" or "predict"))
 {
-    return Fail(args.Length == 0 ? "no command" : $"expected convert or predict with two paths");
+    return Exit.Usage(args.Length == 0 ? "no command" : $"expected convert or predict with two paths", Usage);
 }
 string? Option(string name)
 {
@@ -76,13 +77,5 @@ try
 }
 catch (Exception e) when (e is IJepaCheckpointException or ImageDecodeException or IOException or ArgumentException or UnauthorizedAccessException or FormatException)
 {
-    Console.Error.WriteLine($"error: {e.Message}");
-    return 2;
-}
-
-static int Fail(string message)
-{
-    Console.Error.WriteLine($"error: {message}");
-    Console.Error.WriteLine(Usage);
-    return 2;
+    return Exit.Error(e.Message);
 }

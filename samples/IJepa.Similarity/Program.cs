@@ -23,7 +23,7 @@ for (int i = 0; i < args.Length; i++)
     {
         if (i + 1 >= args.Length)
         {
-            return Fail($"{args[i]} needs a value");
+            return Exit.Usage($"{args[i]} needs a value", Usage);
         }
         options[args[i]] = args[++i];
     }
@@ -34,7 +34,7 @@ for (int i = 0; i < args.Length; i++)
     }
     else if (args[i].StartsWith('-'))
     {
-        return Fail($"unknown option {args[i]}");
+        return Exit.Usage($"unknown option {args[i]}", Usage);
     }
     else
     {
@@ -43,19 +43,19 @@ for (int i = 0; i < args.Length; i++)
 }
 if (positional.Count < 2)
 {
-    return Fail("give a folder to index and at least one query image");
+    return Exit.Usage("give a folder to index and at least one query image", Usage);
 }
 if (!int.TryParse(options.GetValueOrDefault("-k") ?? "5", CultureInfo.InvariantCulture, out int k) || k < 1
     || !int.TryParse(options.GetValueOrDefault("--batch") ?? "8", CultureInfo.InvariantCulture, out int batch) || batch < 1)
 {
-    return Fail("-k and --batch take positive integers");
+    return Exit.Usage("-k and --batch take positive integers", Usage);
 }
 int? threads = null;
 if (options.TryGetValue("--threads", out string? t))
 {
     if (!int.TryParse(t, CultureInfo.InvariantCulture, out int n) || n < 1)
     {
-        return Fail("--threads takes a positive integer");
+        return Exit.Usage("--threads takes a positive integer", Usage);
     }
     threads = n;
 }
@@ -117,7 +117,7 @@ try
     }
     if (entries.Count == 0)
     {
-        return Error($"no usable images in {positional[0]}");
+        return Exit.Error($"no usable images in {positional[0]}");
     }
 
     foreach (string query in positional.Skip(1))
@@ -144,21 +144,5 @@ try
 }
 catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException or InvalidDataException or IJepa.Checkpoints.IJepaCheckpointException)
 {
-    return Error(e.Message);
-}
-
-// A problem with the command line: the message and the usage.
-
-static int Fail(string message)
-{
-    Console.Error.WriteLine($"error: {message}");
-    Console.Error.WriteLine(Usage);
-    return 2;
-}
-
-// A problem found while running (model, images, index): the message alone.
-static int Error(string message)
-{
-    Console.Error.WriteLine($"error: {message}");
-    return 2;
+    return Exit.Error(e.Message);
 }

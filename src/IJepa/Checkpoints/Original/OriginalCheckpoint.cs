@@ -139,32 +139,7 @@ public sealed class OriginalCheckpoint : IDisposable
         IJepaModel model = IJepaModel.Create(config, dtype, device);
         try
         {
-            var used = new HashSet<string>(StringComparer.Ordinal);
-            var plan = new List<(Parameter Parameter, TensorRef Source, int Slice)>();
-            var problems = new List<string>();
-            foreach ((string name, Parameter parameter) in model.named_parameters())
-            {
-                (string original, int slice) = OriginalName(name);
-                if (!tensors.TryGetValue(original, out TensorRef? source))
-                {
-                    problems.Add($"missing '{PartName(part)}.{original}'");
-                    continue;
-                }
-                used.Add(original);
-                long[] expected = slice < 0 ? parameter.shape : [3 * parameter.shape[0], .. parameter.shape[1..]];
-                if (!source.Shape.SequenceEqual(expected))
-                {
-                    problems.Add($"'{PartName(part)}.{original}' is {source.ShapeText} but the inferred config needs [{string.Join(",", expected)}]");
-                    continue;
-                }
-                plan.Add((parameter, source, slice));
-            }
-            problems.AddRange(tensors.Keys.Where(k => !used.Contains(k)).Order(StringComparer.Ordinal).Select(k => $"unexpected '{PartName(part)}.{k}'"));
-            if (problems.Count > 0)
-            {
-                throw new IJepaCheckpointException(Path, problems);
-            }
-            Read(plan);
+            Read(Plan(PartName(part), tensors, model.named_parameters(), OriginalName));
             return model;
         }
         catch
@@ -196,30 +171,7 @@ public sealed class OriginalCheckpoint : IDisposable
         var predictor = new IJepaPredictor(config, dtype, device ?? CPU);
         try
         {
-            var plan = new List<(Parameter, TensorRef, int)>();
-            var problems = new List<string>();
-            var used = new HashSet<string>(StringComparer.Ordinal);
-            foreach ((string name, Parameter parameter) in predictor.named_parameters())
-            {
-                if (!t.TryGetValue(name, out TensorRef? source))
-                {
-                    problems.Add($"missing 'predictor.{name}'");
-                    continue;
-                }
-                used.Add(name);
-                if (!source.Shape.SequenceEqual(parameter.shape))
-                {
-                    problems.Add($"'predictor.{name}' is {source.ShapeText} but the inferred config needs [{string.Join(",", parameter.shape)}]");
-                    continue;
-                }
-                plan.Add((parameter, source, -1));
-            }
-            problems.AddRange(t.Keys.Where(k => !used.Contains(k)).Order(StringComparer.Ordinal).Select(k => $"unexpected 'predictor.{k}'"));
-            if (problems.Count > 0)
-            {
-                throw new IJepaCheckpointException(Path, problems);
-            }
-            Read(plan);
+            Read(Plan("predictor", t, predictor.named_parameters(), name => (name, -1)));
             return predictor;
         }
         catch
@@ -296,6 +248,37 @@ public sealed class OriginalCheckpoint : IDisposable
             ["encoder", "layer", var i, "output", "dense", _] => ($"blocks.{i}.mlp.fc2.{leaf}", -1),
             _ => (hf, -1),
         };
+    }
+
+    /// <summary>
+    /// Matches every parameter with its source tensor (by <paramref name="map"/>: original name and qkv
+    /// row block, or -1) and checks the shapes; all missing, unexpected and mis-shaped tensors are listed together.
+    /// </summary>
+    private List<(Parameter Parameter, TensorRef Source, int Slice)> Plan(string part, Dictionary<string, TensorRef> tensors,
+        IEnumerable<(string Name, Parameter Parameter)> parameters, Func<string, (string Name, int Slice)> map)
+    {
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        var plan = new List<(Parameter, TensorRef, int)>();
+        var problems = new List<string>();
+        foreach ((string name, Parameter parameter) in parameters)
+        {
+            (string original, int slice) = map(name);
+            if (!tensors.TryGetValue(original, out TensorRef? source))
+            {
+                problems.Add($"missing '{part}.{original}'");
+                continue;
+            }
+            used.Add(original);
+            long[] expected = slice < 0 ? parameter.shape : [3 * parameter.shape[0], .. parameter.shape[1..]];
+            if (!source.Shape.SequenceEqual(expected))
+            {
+                problems.Add($"'{part}.{original}' is {source.ShapeText} but the inferred config needs [{string.Join(",", expected)}]");
+                continue;
+            }
+            plan.Add((parameter, source, slice));
+        }
+        problems.AddRange(tensors.Keys.Where(k => !used.Contains(k)).Order(StringComparer.Ordinal).Select(k => $"unexpected '{part}.{k}'"));
+        return problems.Count == 0 ? plan : throw new IJepaCheckpointException(Path, problems);
     }
 
     private void Read(List<(Parameter Parameter, TensorRef Source, int Slice)> plan)
