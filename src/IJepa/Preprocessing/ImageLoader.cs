@@ -24,6 +24,10 @@ internal static class ImageLoader
         // Only the first frame matters; decoding the rest of an animation would cost time and memory.
         configuration.ImageFormatsManager.SetDecoder(GifFormat.Instance, new GifDecoder { DecodingMode = FrameDecodingMode.First });
         configuration.ImageFormatsManager.SetDecoder(TiffFormat.Instance, new TiffDecoder { DecodingMode = FrameDecodingMode.First });
+        // ImageSharp's default pool may keep up to an eighth of physical memory after large decodes;
+        // 64 MB is plenty for the images an embedding pipeline sees one batch at a time.
+        configuration.MemoryAllocator = SixLabors.ImageSharp.Memory.MemoryAllocator.Create(
+            new SixLabors.ImageSharp.Memory.MemoryAllocatorOptions { MaximumPoolSizeMegabytes = 64 });
         return configuration;
     }
 
