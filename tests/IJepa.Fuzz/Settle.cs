@@ -10,6 +10,7 @@ public static class Settle
     /// </summary>
     public static long Resident()
     {
+        IJepa.Preprocessing.ImagePreprocessor.TrimCaches();
         System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
         GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();

@@ -31,6 +31,9 @@ internal static class ImageLoader
         return configuration;
     }
 
+    /// <summary>Hands the decoders' pooled memory back (see <see cref="ImagePreprocessor.TrimCaches"/>).</summary>
+    public static void ReleaseRetainedResources() => DecodeConfiguration.MemoryAllocator.ReleaseRetainedResources();
+
     public static RgbImage Decode(Stream stream, string source, long maxPixels, ImageDecoding decoding = ImageDecoding.Native)
     {
         Image? image = LoadChecked(stream, source, maxPixels, decoding, out RgbImage? native);

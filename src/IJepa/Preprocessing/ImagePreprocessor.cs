@@ -31,6 +31,17 @@ public sealed class ImagePreprocessor
     /// <summary>Values per image: 3 × height × width.</summary>
     public int ValuesPerImage => 3 * Options.Height * Options.Width;
 
+    /// <summary>
+    /// Releases the pixel buffers and decoder memory kept for reuse (bounded: at most a few buffers per
+    /// size, 64 MB in ImageSharp's pool). Never needed for correctness; for long-running processes that
+    /// want their memory back after a burst of large images.
+    /// </summary>
+    public static void TrimCaches()
+    {
+        PixelBuffers.Trim();
+        ImageLoader.ReleaseRetainedResources();
+    }
+
     /// <summary>Decodes and normalizes one image into a new array [3, H, W] (channel-major).</summary>
     /// <exception cref="ImageDecodeException">The image is unusable; the exception names it.</exception>
     public float[] Preprocess(ImageInput input)

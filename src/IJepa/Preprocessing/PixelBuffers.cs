@@ -9,5 +9,12 @@ namespace IJepa.Preprocessing;
 /// </summary>
 internal static class PixelBuffers
 {
-    public static ArrayPool<byte> Pool { get; } = ArrayPool<byte>.Create(32 << 20, Math.Max(4, 2 * Environment.ProcessorCount));
+    private static ArrayPool<byte> _pool = NewPool();
+
+    public static ArrayPool<byte> Pool => Volatile.Read(ref _pool);
+
+    /// <summary>Drops every kept buffer; buffers rented before are accepted by the new pool (same bucket sizes).</summary>
+    public static void Trim() => Volatile.Write(ref _pool, NewPool());
+
+    private static ArrayPool<byte> NewPool() => ArrayPool<byte>.Create(32 << 20, Math.Max(4, 2 * Environment.ProcessorCount));
 }
