@@ -135,64 +135,62 @@ internal sealed class SafetensorsFile : IDisposable
 
     private static (Dictionary<string, SafetensorsTensorInfo>, Dictionary<string, string>) Interpret(JsonDocument document, string path, long dataStart, long dataLength)
     {
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
         {
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            throw new IJepaCheckpointException(path, "the header is not a JSON object");
+        }
+
+        var problems = new List<string>();
+        var tensors = new Dictionary<string, SafetensorsTensorInfo>(StringComparer.Ordinal);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var ranges = new List<(long Begin, long End, string Name)>();
+
+        foreach (JsonProperty property in document.RootElement.EnumerateObject())
+        {
+            if (!seen.Add(property.Name))
             {
-                throw new IJepaCheckpointException(path, "the header is not a JSON object");
+                problems.Add($"'{property.Name}': the name appears more than once in the header");
+                continue;
             }
-
-            var problems = new List<string>();
-            var tensors = new Dictionary<string, SafetensorsTensorInfo>(StringComparer.Ordinal);
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            var ranges = new List<(long Begin, long End, string Name)>();
-
-            foreach (JsonProperty property in document.RootElement.EnumerateObject())
+            if (property.Name == "__metadata__")
             {
-                if (!seen.Add(property.Name))
-                {
-                    problems.Add($"'{property.Name}': the name appears more than once in the header");
-                    continue;
-                }
-                if (property.Name == "__metadata__")
-                {
-                    try
-                    {
-                        ReadMetadata(property.Value, metadata, problems);
-                    }
-                    catch (InvalidOperationException)
-                    {
-                        problems.Add($"__metadata__ is not an object of strings: {Shorten(property.Value.GetRawText())}");
-                    }
-                    continue;
-                }
-                SafetensorsTensorInfo? info;
                 try
                 {
-                    info = ReadTensorEntry(property, dataStart, dataLength, problems);
+                    ReadMetadata(property.Value, metadata, problems);
                 }
                 catch (InvalidOperationException)
                 {
-                    // A JSON value of the wrong kind where a number or string belongs (found by fuzzing).
-                    problems.Add($"'{property.Name}': an entry holds a JSON value of the wrong type: {Shorten(property.Value.GetRawText())}");
-                    continue;
+                    problems.Add($"__metadata__ is not an object of strings: {Shorten(property.Value.GetRawText())}");
                 }
-                if (info != null)
-                {
-                    tensors.Add(info.Name, info);
-                    ranges.Add((info.FileOffset - dataStart, info.FileOffset - dataStart + info.ByteLength, info.Name));
-                }
+                continue;
             }
-
-            CheckLayout(ranges, dataLength, problems);
-
-            static string Shorten(string json) => json.Length <= 80 ? json : json[..80] + "…";
-            if (problems.Count > 0)
+            SafetensorsTensorInfo? info;
+            try
             {
-                throw new IJepaCheckpointException(path, problems);
+                info = ReadTensorEntry(property, dataStart, dataLength, problems);
             }
-            return (tensors, metadata);
+            catch (InvalidOperationException)
+            {
+                // A JSON value of the wrong kind where a number or string belongs (found by fuzzing).
+                problems.Add($"'{property.Name}': an entry holds a JSON value of the wrong type: {Shorten(property.Value.GetRawText())}");
+                continue;
+            }
+            if (info != null)
+            {
+                tensors.Add(info.Name, info);
+                ranges.Add((info.FileOffset - dataStart, info.FileOffset - dataStart + info.ByteLength, info.Name));
+            }
         }
+
+        CheckLayout(ranges, dataLength, problems);
+
+        static string Shorten(string json) => json.Length <= 80 ? json : json[..80] + "…";
+        if (problems.Count > 0)
+        {
+            throw new IJepaCheckpointException(path, problems);
+        }
+        return (tensors, metadata);
     }
 
     private static void ReadMetadata(JsonElement value, Dictionary<string, string> metadata, List<string> problems)
