@@ -7,6 +7,7 @@ using IJepa.Benchmarks;
 //       [--model DIR] [--onnx FILE] [--threads N] [--repeats N] [--device cpu|cuda]
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- load [--model DIR] [--repeats N] [--json]
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- preprocess [--image FILE] [--repeats N]
+//   dotnet run --project bench/IJepa.Benchmarks -c Release -- load-original [--checkpoint FILE] [--part encoder]
 // Without --model, a random full-size ViT-H/14 checkpoint is written to bench/results/tmp/vith14 first,
 // and its ONNX export (Debian's python3-torch, bench/onnx/export_onnx.py) to bench/results/tmp/vith14-onnx.
 string command = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "all";
@@ -66,6 +67,28 @@ switch (command)
                 using var batch = preprocessor.PreprocessBatch(inputs);
             });
             Console.WriteLine($"preprocess {Path.GetFileName(image)} (decode + resize 224 + normalize), {Environment.ProcessorCount} cores: median {inputs.Length / seconds:F1} images/s (target >= 100)");
+            return 0;
+        }
+    case "load-original":
+        {
+            // Peak memory of loading one encoder from an original training checkpoint (bench/original/make_original.py),
+            // against the bytes of that part: the other parts and the optimizer state must not be read.
+            string file = Option("--checkpoint") ?? Path.Combine(resultsDir, "tmp", "original-vitl.pth.tar");
+            var part = Option("--part") == "encoder" ? IJepa.Checkpoints.Original.EncoderPart.Encoder : IJepa.Checkpoints.Original.EncoderPart.TargetEncoder;
+            using (TorchSharp.torch.Tensor warm = TorchSharp.torch.ones(1))
+            {
+            }
+            GC.Collect();
+            long before = ProcessMemory.Resident();
+            ProcessMemory.ResetPeak();
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            using var checkpoint = IJepa.Checkpoints.Original.OriginalCheckpoint.Open(file);
+            using var model = checkpoint.LoadEncoder(part);
+            watch.Stop();
+            long peak = ProcessMemory.Peak() - before;
+            long partBytes = model.parameters().Sum(p => p.NumberOfElements * p.ElementSize);
+            Console.WriteLine($"{Path.GetFileName(file)} ({new FileInfo(file).Length / 1e9:F2} GB): loaded {part} = {partBytes / 1e9:F3} GB in {watch.Elapsed.TotalSeconds:F2} s");
+            Console.WriteLine($"peak RSS above baseline {peak / 1e9:F3} GB = {(double)peak / partBytes:F3} x the part (target <= 1.2)");
             return 0;
         }
     case "forward":
