@@ -20,19 +20,21 @@ internal static class ComputeBenchmark
     }
 
     /// <summary>GFLOP/s of [m,k]·[k,n] in <paramref name="dtype"/>: the best over a few shapes the encoder uses.</summary>
-    public static double GemmPeak(ScalarType dtype, int repeats)
+    public static double GemmPeak(ScalarType dtype, int repeats, Device? device = null)
     {
+        device ??= CPU;
         (int M, int K, int N)[] shapes = [(2048, 1280, 5120), (2048, 5120, 1280), (2048, 1280, 1280), (4096, 4096, 4096)];
         double best = 0;
         foreach ((int m, int k, int n) in shapes)
         {
             using var scope = NewDisposeScope();
             using var guard = torch.inference_mode();
-            Tensor a = randn(m, k).to(dtype);
-            Tensor w = randn(n, k).to(dtype);
+            Tensor a = randn(m, k).to(dtype, device);
+            Tensor w = randn(n, k).to(dtype, device);
             double seconds = Median(repeats, () =>
             {
                 using Tensor y = nn.functional.linear(a, w);
+                Synchronize(device);
             });
             best = Math.Max(best, 2.0 * m * n * k / seconds / 1e9);
         }
@@ -44,11 +46,21 @@ internal static class ComputeBenchmark
     {
         using var scope = NewDisposeScope();
         int size = model.Config.ImageSize;
-        Tensor pixels = randn(batch, 3, size, size);
+        Tensor pixels = randn(batch, 3, size, size).to(model.Device);
         return Median(repeats, () =>
         {
             using IJepaModelOutput output = model.Forward(pixels);
+            Synchronize(model.Device);
         });
+    }
+
+    /// <summary>CUDA runs asynchronously: a timing must wait for the device.</summary>
+    public static void Synchronize(Device device)
+    {
+        if (device.type == DeviceType.CUDA)
+        {
+            torch.cuda.synchronize(device);
+        }
     }
 
     /// <summary>One warm-up, then the median of <paramref name="repeats"/> timed runs.</summary>

@@ -28,13 +28,13 @@ internal static class SpeedBenchmark
         // Loading first, in a fresh child process, so that nothing else is in the peak.
         LoadFigures(s, report);
 
-        double peak32 = ComputeBenchmark.GemmPeak(ScalarType.Float32, s.Repeats);
-        double peak16 = ComputeBenchmark.GemmPeak(ScalarType.BFloat16, s.Repeats);
+        Device device = torch.device(s.Device);
+        double peak32 = ComputeBenchmark.GemmPeak(ScalarType.Float32, s.Repeats, device);
+        double peak16 = ComputeBenchmark.GemmPeak(ScalarType.BFloat16, s.Repeats, device);
         report.Add("gemm_peak_float32", peak32, "GFLOP/s", "best of linear() on encoder-sized shapes");
         report.Add("gemm_peak_bfloat16", peak16, "GFLOP/s", "best of linear() on encoder-sized shapes");
 
         float[] pixels = RealImages(s.ImagesDirectory, config.ImageSize, 8);
-        Device device = torch.device(s.Device);
 
         // This library, float32 then bfloat16; the float32 outputs are the reference for the others.
         float[] last32, pooled32;
@@ -96,12 +96,13 @@ internal static class SpeedBenchmark
         foreach (int batch in new[] { 1, 8 })
         {
             using var scope = NewDisposeScope();
-            Tensor input = tensor(pixels[..(batch * 3 * size * size)], [batch, 3, size, size]);
+            Tensor input = tensor(pixels[..(batch * 3 * size * size)], [batch, 3, size, size]).to(model.Device);
             long before = ProcessMemory.Resident();
             ProcessMemory.ResetPeak();
             double seconds = ComputeBenchmark.Median(s.Repeats, () =>
             {
                 using IJepaModelOutput output = model.Forward(input);
+                ComputeBenchmark.Synchronize(model.Device);
             });
             if (measureRss && batch == 8)
             {
