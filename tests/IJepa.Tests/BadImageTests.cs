@@ -172,6 +172,14 @@ public class BadImageTests
     }
 
     [Fact]
+    public void Trimming_the_caches_leaves_preprocessing_working_and_unchanged()
+    {
+        float[] before = Preprocessor.Preprocess(ImageInput.FromFile(Input("photo_ladybird.jpg")));
+        ImagePreprocessor.TrimCaches();
+        Assert.Equal(before, Preprocessor.Preprocess(ImageInput.FromFile(Input("photo_ladybird.jpg"))));
+    }
+
+    [Fact]
     public void The_pixel_limit_is_configurable()
     {
         var small = new ImagePreprocessor(new PreprocessingOptions { Height = 37, Width = 53, MaxPixels = 1000 });
