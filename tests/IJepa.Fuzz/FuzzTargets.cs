@@ -45,7 +45,8 @@ public static class FuzzTargets
         switch (name)
         {
             case "png":
-                return new(name, Images("small_17x23.png", "palette_50x40.png", "rgba_60x45.png", "gray16_40x30.png", "rgb16_40x30.png", "gray_alpha_30x20.png", "checker_97x61.png"), false, DecodeImage, imageErrors, FixPngCrcs);
+                return new(name, [.. Images("small_17x23.png", "palette_50x40.png", "rgba_60x45.png", "gray16_40x30.png", "rgb16_40x30.png", "gray_alpha_30x20.png", "checker_97x61.png"),
+                    Encode(new SixLabors.ImageSharp.Formats.Png.PngEncoder { InterlaceMethod = SixLabors.ImageSharp.Formats.Png.PngInterlaceMode.Adam7 })], false, DecodeImage, imageErrors, FixPngCrcs);
             case "jpeg":
                 return new(name, Images("exif_orientation_6.jpg", "exif_orientation_1.jpg", "cmyk_48x32.jpg", "photo_ladybird.jpg"), false, DecodeImage, imageErrors);
             case "gif":

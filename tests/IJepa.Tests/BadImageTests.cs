@@ -151,6 +151,33 @@ public class BadImageTests
         throw new InvalidOperationException("no frame header");
     }
 
+    [Theory]
+    [InlineData(SixLabors.ImageSharp.Formats.Png.PngColorType.Rgb, SixLabors.ImageSharp.Formats.Png.PngBitDepth.Bit8)]
+    [InlineData(SixLabors.ImageSharp.Formats.Png.PngColorType.RgbWithAlpha, SixLabors.ImageSharp.Formats.Png.PngBitDepth.Bit16)]
+    [InlineData(SixLabors.ImageSharp.Formats.Png.PngColorType.Grayscale, SixLabors.ImageSharp.Formats.Png.PngBitDepth.Bit8)]
+    public async Task Interlaced_pngs_decode_like_plain_ones_and_truncated_ones_are_refused_without_hanging(
+        SixLabors.ImageSharp.Formats.Png.PngColorType colour, SixLabors.ImageSharp.Formats.Png.PngBitDepth depth)
+    {
+        using var image = SixLabors.ImageSharp.Image.Load(Input("photo_flower.png"));
+        byte[] Encode(SixLabors.ImageSharp.Formats.Png.PngInterlaceMode mode)
+        {
+            using var stream = new MemoryStream();
+            image.Save(stream, new SixLabors.ImageSharp.Formats.Png.PngEncoder { ColorType = colour, BitDepth = depth, InterlaceMethod = mode });
+            return stream.ToArray();
+        }
+        byte[] plain = Encode(SixLabors.ImageSharp.Formats.Png.PngInterlaceMode.None);
+        byte[] interlaced = Encode(SixLabors.ImageSharp.Formats.Png.PngInterlaceMode.Adam7);
+        Assert.Equal(1, interlaced[28]); // the header says Adam7
+        Assert.Equal(Preprocessor.Preprocess(ImageInput.FromBytes(plain, "plain.png")), Preprocessor.Preprocess(ImageInput.FromBytes(interlaced, "interlaced.png")));
+
+        // ImageSharp 2.1 alone loops forever on these (a fuzz finding); the guard refuses them at once.
+        foreach (int keep in new[] { interlaced.Length / 2, interlaced.Length - 40 })
+        {
+            // WaitAsync throws TimeoutException if decoding hangs.
+            await Task.Run(() => Fails(interlaced[..keep], $"cut{keep}.png")).WaitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
+
     [Fact]
     public void Corrupt_png_header()
     {

@@ -1,5 +1,7 @@
 using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Gif;
+using SixLabors.ImageSharp.Formats.Png;
 using SixLabors.ImageSharp.Formats.Tiff;
 using SixLabors.ImageSharp.Metadata;
 using SixLabors.ImageSharp.PixelFormats;
@@ -95,9 +97,10 @@ internal static class ImageLoader
             }
 
             IImageInfo? info;
+            IImageFormat? format;
             try
             {
-                info = Image.Identify(DecodeConfiguration, seekable);
+                info = Image.Identify(DecodeConfiguration, seekable, out format);
             }
             catch (Exception e) when (e is not OutOfMemoryException and not ImageDecodeException)
             {
@@ -110,6 +113,10 @@ internal static class ImageLoader
             CheckSize(info.Width, info.Height, source, maxPixels);
 
             seekable.Position = start;
+            if (format is PngFormat)
+            {
+                PngInterlaceGuard.Check(seekable, source);
+            }
 
             Image image;
             try
