@@ -179,6 +179,16 @@ public class BadImageTests
     }
 
     [Fact]
+    public void A_bmp_whose_pixel_offset_lies_beyond_the_file_is_refused_before_any_allocation()
+    {
+        byte[] bytes = File.ReadAllBytes(Input("bmp_33x17.bmp"));
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(10), 0x57FFFF7F); // ImageSharp alone allocates ~1.1 GB for this
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        Assert.Contains("pixel data would start", Fails(bytes, "offset.bmp").Message, StringComparison.Ordinal);
+        Assert.True(GC.GetTotalAllocatedBytes(precise: true) - before < 16 << 20);
+    }
+
+    [Fact]
     public void Corrupt_png_header()
     {
         byte[] bytes = File.ReadAllBytes(Input("photo_flower.png"));

@@ -96,6 +96,7 @@ internal static class ImageLoader
                 return null;
             }
 
+            BmpHeaderGuard.Check(seekable, source);
             IImageInfo? info;
             IImageFormat? format;
             try
