@@ -20,18 +20,21 @@ internal static class PngInterlaceGuard
         long start = stream.Position;
         try
         {
-            byte[] data = new byte[stream.Length - start];
-            stream.ReadExactly(data);
-            if (data.Length < 33 || !data.AsSpan(12, 4).SequenceEqual("IHDR"u8))
+            // The signature and IHDR first: only interlaced files are read further.
+            byte[] head = new byte[33];
+            if (stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false) < head.Length || !head.AsSpan(12, 4).SequenceEqual("IHDR"u8))
             {
                 return; // ImageSharp reports malformed headers itself
             }
-            uint width = BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(16)), height = BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(20));
-            int depth = data[24], colour = data[25], interlace = data[28];
+            uint width = BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(16)), height = BinaryPrimitives.ReadUInt32BigEndian(head.AsSpan(20));
+            int depth = head[24], colour = head[25], interlace = head[28];
             if (interlace != 1)
             {
                 return;
             }
+            stream.Position = start;
+            byte[] data = new byte[stream.Length - start];
+            stream.ReadExactly(data);
             int channels = colour switch { 0 => 1, 2 => 3, 3 => 1, 4 => 2, 6 => 4, _ => 0 };
             if (channels == 0 || depth is not (1 or 2 or 4 or 8 or 16))
             {
