@@ -52,7 +52,7 @@ try
     int seed = int.Parse(Option("--seed") ?? "0", CultureInfo.InvariantCulture);
     string output = Option("--out") ?? "prediction.safetensors";
     var maskOptions = new MultiBlockMaskOptions { MinKeep = int.Parse(Option("--min-keep") ?? "10", CultureInfo.InvariantCulture) };
-    using JepaPredictor predictor = JepaPredictor.Load(args[1], heads, masks: maskOptions);
+    using IJepaPredictionPipeline predictor = IJepaPredictionPipeline.Load(args[1], heads, masks: maskOptions);
     JepaPrediction result = predictor.Predict(ImageInput.FromFile(args[2]), seed: seed);
     Console.WriteLine($"context: {result.Masks.Context.Count} visible patches; {result.Targets} hidden blocks of {result.TokensPerTarget} patches (seed {seed})");
     for (int m = 0; m < result.Targets; m++)

@@ -45,7 +45,7 @@ public class MaskingTests
     [Fact]
     public void Predictions_and_actual_targets_match_the_reference_per_image()
     {
-        using var predictor = JepaPredictor.Load(File("tiny-ijepa.pth.tar"), numAttentionHeads: 4, masks: new MultiBlockMaskOptions { MinKeep = 2 });
+        using var predictor = IJepaPredictionPipeline.Load(File("tiny-ijepa.pth.tar"), numAttentionHeads: 4, masks: new MultiBlockMaskOptions { MinKeep = 2 });
         string expected = File("expected.safetensors");
         using Tensor pixels = TestData.ReadTensor(expected, "pixel_values");
         using Tensor predicted = TestData.ReadTensor(expected, "predicted");
@@ -79,7 +79,7 @@ public class MaskingTests
     [Fact]
     public void An_image_with_sampled_masks_gives_a_prediction_for_every_hidden_patch()
     {
-        using var predictor = JepaPredictor.Load(File("tiny-ijepa.pth.tar"), numAttentionHeads: 4, masks: new MultiBlockMaskOptions { MinKeep = 2 });
+        using var predictor = IJepaPredictionPipeline.Load(File("tiny-ijepa.pth.tar"), numAttentionHeads: 4, masks: new MultiBlockMaskOptions { MinKeep = 2 });
         JepaPrediction result = predictor.Predict(ImageInput.FromFile(Path.Combine(AppContext.BaseDirectory, "images", "input", "photo_flower.png")), seed: 3);
         Assert.Equal(result.Targets * result.TokensPerTarget * 32, result.Predicted.Length);
         Assert.All(result.Cosine, c => Assert.InRange(c, -1.0001f, 1.0001f));

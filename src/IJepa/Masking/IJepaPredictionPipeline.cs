@@ -11,14 +11,14 @@ namespace IJepa.Masking;
 /// sees the context block, the predictor predicts the hidden target blocks, and the target encoder's
 /// layer-normed output at those patches is what the prediction is compared with.
 /// </summary>
-public sealed class JepaPredictor : IDisposable
+public sealed class IJepaPredictionPipeline : IDisposable
 {
     private readonly IJepaModel _context;
     private readonly IJepaModel _target;
     private readonly IJepaPredictor _predictor;
     private readonly object _lock = new();
 
-    private JepaPredictor(IJepaModel context, IJepaModel target, IJepaPredictor predictor, ImagePreprocessor preprocessor, MultiBlockMaskSampler sampler)
+    private IJepaPredictionPipeline(IJepaModel context, IJepaModel target, IJepaPredictor predictor, ImagePreprocessor preprocessor, MultiBlockMaskSampler sampler)
     {
         _context = context;
         _target = target;
@@ -35,7 +35,7 @@ public sealed class JepaPredictor : IDisposable
 
     /// <summary>Loads encoder, target_encoder and predictor from an original checkpoint.</summary>
     /// <exception cref="IJepaCheckpointException">The file lacks a part, or its tensors do not fit.</exception>
-    public static JepaPredictor Load(string checkpointPath, int? numAttentionHeads = null, PreprocessingOptions? preprocessing = null, MultiBlockMaskOptions? masks = null)
+    public static IJepaPredictionPipeline Load(string checkpointPath, int? numAttentionHeads = null, PreprocessingOptions? preprocessing = null, MultiBlockMaskOptions? masks = null)
     {
         using OriginalCheckpoint checkpoint = OriginalCheckpoint.Open(checkpointPath);
         IJepaModel? context = null, target = null;
@@ -46,7 +46,7 @@ public sealed class JepaPredictor : IDisposable
             IJepaPredictor predictor = checkpoint.LoadPredictor(numAttentionHeads: numAttentionHeads);
             var preprocessor = new ImagePreprocessor(preprocessing ?? PreprocessingOptions.Paper(context.Config.ImageSize));
             var sampler = new MultiBlockMaskSampler(context.Config.GridSize, context.Config.GridSize, masks);
-            return new JepaPredictor(context, target, predictor, preprocessor, sampler);
+            return new IJepaPredictionPipeline(context, target, predictor, preprocessor, sampler);
         }
         catch
         {
