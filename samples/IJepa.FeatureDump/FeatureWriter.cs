@@ -4,6 +4,8 @@ using System.Text.Json;
 using IJepa.Checkpoints;
 using static TorchSharp.torch;
 
+using IJepa.Samples;
+
 namespace IJepa.FeatureDump;
 
 /// <summary>Writes the collected features; every format goes to a temporary file renamed only when complete.</summary>
@@ -24,7 +26,7 @@ internal static class FeatureWriter
         {
             throw new ArgumentException($"unknown output format '{extension}' (use .safetensors, .npy or .jsonl)");
         }
-        string probe = TemporaryName(path);
+        string probe = AtomicFile.TemporaryName(path);
         try
         {
             using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose))
@@ -49,10 +51,10 @@ internal static class FeatureWriter
                     WriteSafetensors(path, modelId, rows, patches);
                     break;
                 case ".npy":
-                    Atomically(path, stream => WriteNpy(stream, rows));
+                    AtomicFile.Write(path, stream => WriteNpy(stream, rows));
                     break;
                 default:
-                    Atomically(path, stream => WriteJsonLines(stream, rows));
+                    AtomicFile.Write(path, stream => WriteJsonLines(stream, rows));
                     break;
             }
         }
@@ -61,9 +63,6 @@ internal static class FeatureWriter
             throw new IOException($"cannot write {Path.GetFullPath(path)}: {e.Message}", e);
         }
     }
-
-    private static string TemporaryName(string path) =>
-        Path.GetFullPath(path) + ".partial-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
 
     private static void WriteSafetensors(string path, string modelId, IReadOnlyList<ImageEmbedding> rows, bool patches)
     {
@@ -114,32 +113,6 @@ internal static class FeatureWriter
         {
             writer.Write(JsonSerializer.Serialize(new { path = row.Name, pooled = row.Pooled }));
             writer.Write('\n');
-        }
-    }
-
-    private static void Atomically(string path, Action<Stream> write)
-    {
-        string full = Path.GetFullPath(path);
-        string temporary = TemporaryName(path);
-        try
-        {
-            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-            {
-                write(stream);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temporary, full, overwrite: true);
-        }
-        catch
-        {
-            try
-            {
-                File.Delete(temporary);
-            }
-            catch (IOException)
-            {
-            }
-            throw;
         }
     }
 }

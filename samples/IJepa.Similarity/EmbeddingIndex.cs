@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Numerics.Tensors;
 using System.Text.Json;
 
+using IJepa.Samples;
+
 namespace IJepa.Similarity;
 
 /// <summary>One indexed image: where it was, which version of the file, and its unit-length pooled embedding.</summary>
@@ -87,42 +89,28 @@ internal sealed class EmbeddingIndex
     }
 
     /// <summary>Writes the index to a temporary file and renames it into place when complete.</summary>
-    public void Save(string path)
+    public void Save(string path) => AtomicFile.Write(path, stream =>
     {
-        string full = Path.GetFullPath(path);
-        string temporary = full + ".partial-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-        try
+        using var writer = new Utf8JsonWriter(stream);
+        writer.WriteStartObject();
+        writer.WriteString("model", ModelId);
+        writer.WriteNumber("dimension", Dimension);
+        writer.WriteStartArray("entries");
+        foreach (IndexEntry entry in Entries)
         {
-            using (FileStream stream = File.Create(temporary))
-            using (var writer = new Utf8JsonWriter(stream))
+            writer.WriteStartObject();
+            writer.WriteString("path", entry.Path);
+            writer.WriteNumber("length", entry.Length);
+            writer.WriteString("modified", entry.ModifiedUtc.ToString("O", CultureInfo.InvariantCulture));
+            writer.WriteStartArray("vector");
+            foreach (float v in entry.Vector)
             {
-                writer.WriteStartObject();
-                writer.WriteString("model", ModelId);
-                writer.WriteNumber("dimension", Dimension);
-                writer.WriteStartArray("entries");
-                foreach (IndexEntry entry in Entries)
-                {
-                    writer.WriteStartObject();
-                    writer.WriteString("path", entry.Path);
-                    writer.WriteNumber("length", entry.Length);
-                    writer.WriteString("modified", entry.ModifiedUtc.ToString("O", CultureInfo.InvariantCulture));
-                    writer.WriteStartArray("vector");
-                    foreach (float v in entry.Vector)
-                    {
-                        writer.WriteNumberValue(v);
-                    }
-                    writer.WriteEndArray();
-                    writer.WriteEndObject();
-                }
-                writer.WriteEndArray();
-                writer.WriteEndObject();
+                writer.WriteNumberValue(v);
             }
-            File.Move(temporary, full, overwrite: true);
+            writer.WriteEndArray();
+            writer.WriteEndObject();
         }
-        catch
-        {
-            File.Delete(temporary);
-            throw;
-        }
-    }
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    });
 }
