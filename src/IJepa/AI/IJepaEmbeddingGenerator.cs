@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using IJepa.Preprocessing;
 using Microsoft.Extensions.AI;
 
@@ -61,7 +60,7 @@ public sealed class IJepaEmbeddingGenerator : IEmbeddingGenerator<DataContent, E
         }
 
         var embeddings = new GeneratedEmbeddings<Embedding<float>>(inputs.Count);
-        await foreach (EncodeResult result in _encoder.EncodeAsync(ToAsync(inputs), cancellationToken).ConfigureAwait(false))
+        await foreach (EncodeResult result in _encoder.EncodeAsync(inputs.ToAsyncEnumerable(), cancellationToken).ConfigureAwait(false))
         {
             if (result.Error is { } error)
             {
@@ -102,15 +101,5 @@ public sealed class IJepaEmbeddingGenerator : IEmbeddingGenerator<DataContent, E
         {
             _encoder.Dispose();
         }
-    }
-
-    private static async IAsyncEnumerable<ImageInput> ToAsync(List<ImageInput> inputs, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        foreach (ImageInput input in inputs)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            yield return input;
-        }
-        await Task.CompletedTask.ConfigureAwait(false);
     }
 }

@@ -34,7 +34,10 @@ public sealed class ImageInput
     public static ImageInput FromBytes(ReadOnlyMemory<byte> bytes, string? name = null)
     {
         string label = name ?? $"bytes[{bytes.Length}]";
-        return new ImageInput(label, null, () => new MemoryStream(bytes.ToArray(), writable: false), null);
+        // A stream over the caller's buffer where there is one, rather than a copy of it per decode.
+        return new ImageInput(label, null, () => System.Runtime.InteropServices.MemoryMarshal.TryGetArray(bytes, out ArraySegment<byte> segment)
+            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+            : new MemoryStream(bytes.ToArray(), writable: false), null);
     }
 
     /// <summary>An open stream of encoded image bytes, read from its current position. The caller keeps ownership.</summary>

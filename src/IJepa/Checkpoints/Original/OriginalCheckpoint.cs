@@ -106,11 +106,7 @@ public sealed class OriginalCheckpoint : IDisposable
         {
             throw new IJepaCheckpointException(Path, $"pos_embed holds {tokens} positions, not a square grid");
         }
-        int depth = 0;
-        while (t.ContainsKey($"blocks.{depth}.norm1.weight"))
-        {
-            depth++;
-        }
+        int depth = CountBlocks(t, "blocks");
         var config = new IJepaConfig
         {
             HiddenSize = width,
@@ -157,11 +153,7 @@ public sealed class OriginalCheckpoint : IDisposable
         EncoderPart encoderPart = _parts.ContainsKey("target_encoder") ? EncoderPart.TargetEncoder : EncoderPart.Encoder;
         int heads = InferEncoderConfig(encoderPart, numAttentionHeads).NumAttentionHeads;
         TensorRef embed = Need(t, "predictor_embed.weight", 2), pos = Need(t, "predictor_pos_embed", 3), fc1 = Need(t, "predictor_blocks.0.mlp.fc1.weight", 2);
-        int depth = 0;
-        while (t.ContainsKey($"predictor_blocks.{depth}.norm1.weight"))
-        {
-            depth++;
-        }
+        int depth = CountBlocks(t, "predictor_blocks");
         int grid = (int)Math.Round(Math.Sqrt(pos.Shape[1]));
         var config = new IJepaPredictorConfig((int)embed.Shape[1], (int)embed.Shape[0], depth, heads, (int)fc1.Shape[0], grid);
         if (config.PredictorEmbedDim % heads != 0 || grid * grid != pos.Shape[1])
@@ -210,7 +202,7 @@ public sealed class OriginalCheckpoint : IDisposable
     internal long BytesRead => _archive.BytesRead;
 
     /// <summary>Bytes of all tensors of a part as stored.</summary>
-    internal long PartBytes(string part) => Part(part).Values.Sum(t => t.Elements * (t.Storage.DType == ScalarType.Float64 ? 8 : 4));
+    internal long PartBytes(string part) => Part(part).Values.Sum(t => t.Elements * TorchArchive.ElementSize(t.Storage.DType));
 
     /// <summary>Closes the file.</summary>
     public void Dispose() => _archive.Dispose();
@@ -225,6 +217,16 @@ public sealed class OriginalCheckpoint : IDisposable
         tensors.TryGetValue(name, out TensorRef? t) && t.Shape.Length == rank
             ? t
             : throw new IJepaCheckpointException(Path, $"'{name}' is missing or not {rank}-dimensional, so the sizes cannot be inferred");
+
+    private static int CountBlocks(Dictionary<string, TensorRef> tensors, string prefix)
+    {
+        int count = 0;
+        while (tensors.ContainsKey($"{prefix}.{count}.norm1.weight"))
+        {
+            count++;
+        }
+        return count;
+    }
 
     private int Heads(int width, int? given) => given ?? (HeadsByWidth.TryGetValue(width, out int heads)
         ? heads

@@ -211,7 +211,8 @@ internal sealed class TorchArchive : IDisposable
 
     public void Dispose() => _zip.Dispose();
 
-    private static int ElementSize(ScalarType dtype) => dtype switch
+    /// <summary>Bytes per element of a storage type.</summary>
+    internal static int ElementSize(ScalarType dtype) => dtype switch
     {
         ScalarType.Float64 or ScalarType.Int64 => 8,
         ScalarType.Float32 or ScalarType.Int32 => 4,
