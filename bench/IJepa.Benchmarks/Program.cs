@@ -59,14 +59,8 @@ switch (command)
     case "preprocess":
         {
             string image = Option("--image") ?? Path.Combine(imagesDir, "photo_flower_1024x768.jpg");
-            var preprocessor = new IJepa.Preprocessing.ImagePreprocessor(IJepa.Preprocessing.PreprocessingOptions.HuggingFaceDefault);
-            byte[] bytes = File.ReadAllBytes(image);
-            var inputs = Enumerable.Range(0, 64).Select(i => IJepa.Preprocessing.ImageInput.FromBytes(bytes, $"copy {i}")).ToArray();
-            double seconds = ComputeBenchmark.Median(repeats, () =>
-            {
-                using var batch = preprocessor.PreprocessBatch(inputs);
-            });
-            Console.WriteLine($"preprocess {Path.GetFileName(image)} (decode + resize 224 + normalize), {Environment.ProcessorCount} cores: median {inputs.Length / seconds:F1} images/s (target >= 100)");
+            double rate = SpeedBenchmark.PreprocessRate(image, repeats);
+            Console.WriteLine($"preprocess {Path.GetFileName(image)} (decode + resize 224 + normalize), {Environment.ProcessorCount} cores: median {rate:F1} images/s (target >= 100)");
             return 0;
         }
     case "load-original":

@@ -61,7 +61,7 @@ switch (command)
                         Console.WriteLine($"HANG {index} more than {TimeLimitSeconds} s");
                         Environment.Exit(3);
                     }
-                    long rss = Resident();
+                    long rss = Environment.WorkingSet;
                     if (rss > MemoryLimitBytes)
                     {
                         // Garbage the GC has not collected yet is not memory an input holds: collect
@@ -239,16 +239,4 @@ string? Option(string name)
 {
     int i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-}
-
-static long Resident()
-{
-    foreach (string line in File.ReadLines("/proc/self/status"))
-    {
-        if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-        {
-            return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-        }
-    }
-    return 0;
 }
