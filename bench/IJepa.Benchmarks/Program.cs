@@ -87,10 +87,19 @@ switch (command)
         }
     case "forward":
         {
-            // One configuration only, for trying a change quickly: --dtype float32|bfloat16 --batch N.
+            // One configuration only, for trying a change quickly: --dtype float32|bfloat16 --batch N
+            // [--no-pack: bfloat16 weights left plain] [--functional-linear: no oneDNN linear].
             var dtype = Option("--dtype") == "bfloat16" ? TorchSharp.torch.ScalarType.BFloat16 : TorchSharp.torch.ScalarType.Float32;
             int batch = int.Parse(Option("--batch") ?? "8", CultureInfo.InvariantCulture);
             using var m = IJepa.Model.IJepaModel.FromPretrained(modelDir, dtype);
+            if (args.Contains("--functional-linear"))
+            {
+                IJepa.Model.OneDnnLinear.Enabled = false;
+            }
+            else if (!args.Contains("--no-pack"))
+            {
+                m.PackWeightsForInference();
+            }
             double seconds = ComputeBenchmark.Forward(m, batch, dtype, repeats);
             Console.WriteLine($"forward {dtype} batch {batch}: {batch / seconds:F3} images/s, {ComputeBenchmark.GflopPerImage(m.Config) * batch / seconds:F1} GFLOP/s");
             return 0;

@@ -31,8 +31,8 @@ internal static class SpeedBenchmark
         Device device = torch.device(s.Device);
         double peak32 = ComputeBenchmark.GemmPeak(ScalarType.Float32, s.Repeats, device);
         double peak16 = ComputeBenchmark.GemmPeak(ScalarType.BFloat16, s.Repeats, device);
-        report.Add("gemm_peak_float32", peak32, "GFLOP/s", "best of linear() on encoder-sized shapes");
-        report.Add("gemm_peak_bfloat16", peak16, "GFLOP/s", "best of linear() on encoder-sized shapes");
+        report.Add("gemm_peak_float32", peak32, "GFLOP/s", "best of linear() and oneDNN on encoder-sized shapes");
+        report.Add("gemm_peak_bfloat16", peak16, "GFLOP/s", "best of linear() and oneDNN (plain, packed) on encoder-sized shapes");
 
         float[] pixels = RealImages(s.ImagesDirectory, config.ImageSize, 8);
 
@@ -41,9 +41,23 @@ internal static class SpeedBenchmark
         using (IJepaModel model = IJepaModel.FromPretrained(s.ModelDirectory, ScalarType.Float32, device))
         {
             (last32, pooled32) = Throughput(model, pixels, config, "ijepa_float32", peak32, gflop, s, report, measureRss: true);
+            if (s.Device == "cpu")
+            {
+                // The route before oneDNN: every projection through nn.functional.linear (MKL for float32).
+                OneDnnLinear.Enabled = false;
+                Throughput(model, pixels, config, "ijepa_float32_functional_linear", peak32, gflop, s, report, measureRss: false, batches: [8]);
+                OneDnnLinear.Enabled = true;
+            }
         }
         using (IJepaModel model = IJepaModel.FromPretrained(s.ModelDirectory, ScalarType.BFloat16, device))
         {
+            if (s.Device == "cpu")
+            {
+                Throughput(model, pixels, config, "ijepa_bfloat16_unpacked", peak16, gflop, s, report, measureRss: false, batches: [8]);
+            }
+            // What IJepaEncoder does for bfloat16 on the CPU.
+            bool packed = model.PackWeightsForInference();
+            report.Note($"bfloat16 weights packed for oneDNN: {(packed ? "yes" : "no")}");
             (float[] last16, float[] pooled16) = Throughput(model, pixels, config, "ijepa_bfloat16", peak16, gflop, s, report, measureRss: false);
             int d = config.HiddenSize;
             double[] pooledCos = Cosines(pooled32, pooled16, d);
@@ -89,11 +103,11 @@ internal static class SpeedBenchmark
         return 0;
     }
 
-    private static (float[] Last, float[] Pooled) Throughput(IJepaModel model, float[] pixels, IJepaConfig config, string name, double peak, double gflop, Settings s, Report report, bool measureRss)
+    private static (float[] Last, float[] Pooled) Throughput(IJepaModel model, float[] pixels, IJepaConfig config, string name, double peak, double gflop, Settings s, Report report, bool measureRss, int[]? batches = null)
     {
         int size = config.ImageSize;
         float[] last = [], pooled = [];
-        foreach (int batch in new[] { 1, 8 })
+        foreach (int batch in batches ?? [1, 8])
         {
             using var scope = NewDisposeScope();
             Tensor input = tensor(pixels[..(batch * 3 * size * size)], [batch, 3, size, size]).to(model.Device);

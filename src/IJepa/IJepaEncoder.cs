@@ -86,6 +86,7 @@ public sealed class IJepaEncoder : IDisposable
         IJepaModel model = IJepaModel.FromPretrained(modelDirectory, dtype, device);
         try
         {
+            model.PackWeightsForInference();
             foreach (int layer in options.HiddenLayers)
             {
                 if (layer < 0 || layer > model.Config.NumHiddenLayers)

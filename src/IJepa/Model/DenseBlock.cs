@@ -1,4 +1,5 @@
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace IJepa.Model;
@@ -20,4 +21,6 @@ internal sealed class DenseBlock : nn.Module
     }
 
     public Tensor Forward(Tensor input) => _dense.Forward(input);
+
+    public Tensor ForwardGelu(Tensor input, GELU.Approximate approximate) => _dense.ForwardGelu(input, approximate);
 }

@@ -38,8 +38,7 @@ internal sealed class IJepaLayer : nn.Module
         using var scope = NewDisposeScope();
         // Residuals are added in place into the freshly computed branch outputs: no extra [B, N, D] buffers.
         Tensor h = _attention.Forward(_layernormBefore.Forward(x)).add_(x);
-        Tensor mlp = _intermediate.Forward(_layernormAfter.Forward(h));
-        Tensor activated = mlp.gelu_(_tanhGelu ? GELU.Approximate.tanh : GELU.Approximate.none);
+        Tensor activated = _intermediate.ForwardGelu(_layernormAfter.Forward(h), _tanhGelu ? GELU.Approximate.tanh : GELU.Approximate.none);
         return _output.Forward(activated).add_(h).MoveToOuterDisposeScope();
     }
 }

@@ -32,18 +32,7 @@ internal sealed class IJepaSelfAttention : nn.Module
         Tensor q = SplitHeads(_query.Forward(hidden), batch, tokens);
         Tensor k = SplitHeads(_key.Forward(hidden), batch, tokens);
         Tensor v = SplitHeads(_value.Forward(hidden), batch, tokens);
-        Tensor context = q.dtype == ScalarType.BFloat16 && q.device_type == DeviceType.CPU
-            ? ExplicitAttention(q, k, v)
-            : nn.functional.scaled_dot_product_attention(q, k, v);
-        return context.transpose(1, 2).reshape(batch, tokens, _heads * _headDim).MoveToOuterDisposeScope();
-    }
-
-    // libtorch's CPU flash-attention kernel runs bfloat16 at about a third of the batched-matmul rate;
-    // softmax(q·kᵀ/√d)·v spelled out goes through oneDNN's bfloat16 GEMMs instead (measured in bench).
-    private Tensor ExplicitAttention(Tensor q, Tensor k, Tensor v)
-    {
-        Tensor scores = matmul(q, k.transpose(-1, -2)).mul_(1.0 / Math.Sqrt(_headDim));
-        return matmul(scores.softmax(-1), v);
+        return MultiHeadAttention.Compute(q, k, v).MoveToOuterDisposeScope();
     }
 
     // [B, N, D] -> [B, heads, N, head_dim]

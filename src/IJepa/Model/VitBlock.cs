@@ -56,8 +56,8 @@ internal sealed class VitBlock : nn.Module
             long batch = x.shape[0], tokens = x.shape[1], dim = x.shape[2];
             // [B, N, 3D] -> [3, B, heads, N, head_dim], as the original reshape(B, N, 3, heads, hd).permute(2, 0, 3, 1, 4).
             Tensor qkv = _qkv.Forward(x).view(batch, tokens, 3, _heads, dim / _heads).permute(2, 0, 3, 1, 4);
-            Tensor context = nn.functional.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]);
-            return _proj.Forward(context.transpose(1, 2).reshape(batch, tokens, dim)).MoveToOuterDisposeScope();
+            Tensor context = MultiHeadAttention.Compute(qkv[0], qkv[1], qkv[2]);
+            return _proj.Forward(context).MoveToOuterDisposeScope();
         }
     }
 
@@ -77,8 +77,8 @@ internal sealed class VitBlock : nn.Module
 
         public Tensor Forward(Tensor x)
         {
-            using Tensor hidden = _fc1.Forward(x);
-            return _fc2.Forward(hidden.gelu_());
+            using Tensor hidden = _fc1.ForwardGelu(x, TorchSharp.Modules.GELU.Approximate.none);
+            return _fc2.Forward(hidden);
         }
     }
 }
