@@ -1,0 +1,162 @@
+using TorchSharp;
+using GELU = TorchSharp.Modules.GELU;
+using Linear = IJepa.Model.Linear;
+using Parameter = TorchSharp.Modules.Parameter;
+
+namespace IJepa.Tests;
+
+/// <summary>
+/// The oneDNN projection route (libtorch's AOTInductor shim), packed bfloat16 weights and the CPU
+/// attention loop, each against the plain libtorch operation it replaces.
+/// </summary>
+public class OneDnnTests
+{
+    [Theory]
+    [InlineData(true, null)]
+    [InlineData(false, null)]
+    [InlineData(true, GELU.Approximate.none)]
+    [InlineData(true, GELU.Approximate.tanh)]
+    public void Float32_projection_matches_functional_linear(bool hasBias, GELU.Approximate? gelu)
+    {
+        using var scope = NewDisposeScope();
+        using var linear = RandomLinear(48, 80, hasBias, ScalarType.Float32);
+        Tensor input = randn(3, 17, 48);
+        Assert.True(OneDnnLinear.Applies(input), "libtorch here has oneDNN; the route under test must be taken");
+
+        Tensor ours = gelu is GELU.Approximate a ? linear.ForwardGelu(input, a) : linear.Forward(input);
+        Tensor plain = nn.functional.linear(input, Weight(linear), hasBias ? Bias(linear) : null);
+        if (gelu is GELU.Approximate approximate)
+        {
+            plain = plain.gelu(approximate);
+        }
+        Assert.Equal(plain.shape, ours.shape);
+        double error = (ours - plain).abs().max().item<float>();
+        Assert.True(error <= 1e-5 * plain.abs().max().item<float>(), $"max |Δ| {error}");
+    }
+
+    [Fact]
+    public void A_non_contiguous_input_takes_the_plain_route_and_is_still_right()
+    {
+        using var scope = NewDisposeScope();
+        using var linear = RandomLinear(32, 16, hasBias: true, ScalarType.Float32);
+        Tensor input = randn(32, 5).t();
+        Assert.Null(OneDnnLinear.TryForward(input, Weight(linear), Bias(linear), gelu: null));
+        Tensor ours = linear.Forward(input);
+        Tensor plain = nn.functional.linear(input.contiguous(), Weight(linear), Bias(linear));
+        Assert.True((ours - plain).abs().max().item<float>() < 1e-5);
+    }
+
+    [Fact]
+    public void Packing_a_bfloat16_projection_releases_the_plain_weight_and_keeps_the_result()
+    {
+        using var scope = NewDisposeScope();
+        using var linear = RandomLinear(64, 96, hasBias: true, ScalarType.BFloat16);
+        Tensor input = randn(2, 9, 64).to(ScalarType.BFloat16);
+        Tensor before = linear.ForwardGelu(input, GELU.Approximate.none).to(ScalarType.Float32);
+
+        Assert.True(linear.PackForInference());
+        Assert.True(linear.IsPacked);
+        Assert.Equal(0, Weight(linear).numel());
+        Assert.True(linear.PackForInference(), "packing twice is a no-op");
+        Tensor after = linear.ForwardGelu(input, GELU.Approximate.none).to(ScalarType.Float32);
+        Assert.True((after - before).abs().max().item<float>() <= 1e-2 * before.abs().max().item<float>());
+    }
+
+    [Fact]
+    public void Only_bfloat16_cpu_weights_are_packed()
+    {
+        using var model = IJepaModel.FromPretrained(TestData.Reference("ijepa_tiny_p14"));
+        Assert.False(model.PackWeightsForInference());
+        Assert.False(model.IsPackedForInference);
+        using var folder = TestData.NewFolder();
+        model.SavePretrained(folder.Path);
+    }
+
+    [Fact]
+    public void A_packed_bfloat16_model_matches_the_reference_and_its_unpacked_self()
+    {
+        string expected = TestData.Reference("ijepa_tiny_p14", "expected_batch3.safetensors");
+        using Tensor pixels = TestData.ReadTensor(expected, "pixel_values");
+        using Tensor reference = TestData.ReadTensor(expected, "last_hidden_state");
+        using var model = IJepaModel.FromPretrained(TestData.Reference("ijepa_tiny_p14"), ScalarType.BFloat16);
+        using IJepaModelOutput plain = model.Forward(pixels);
+        using Tensor plainLast = plain.LastHiddenState.to(ScalarType.Float64);
+
+        Assert.True(model.PackWeightsForInference());
+        using IJepaModelOutput packed = model.Forward(pixels);
+        using Tensor packedLast = packed.LastHiddenState.to(ScalarType.Float64);
+
+        using Tensor againstPlain = nn.functional.cosine_similarity(packedLast, plainLast, -1);
+        using Tensor againstReference = nn.functional.cosine_similarity(packedLast, reference, -1);
+        Assert.True(againstPlain.min().item<double>() > 0.9999, $"per-patch cosine to unpacked {againstPlain.min().item<double>()}");
+        Assert.True(againstReference.min().item<double>() > 0.99, $"per-patch cosine to reference {againstReference.min().item<double>()}");
+    }
+
+    [Fact]
+    public void A_packed_model_refuses_what_needs_plain_weights()
+    {
+        using var model = IJepaModel.FromPretrained(TestData.Reference("ijepa_tiny_p14"), ScalarType.BFloat16);
+        Assert.True(model.PackWeightsForInference());
+        using var folder = TestData.NewFolder();
+        var save = Assert.Throws<InvalidOperationException>(() => model.SavePretrained(folder.Path));
+        Assert.Contains("packed for inference", save.Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidOperationException>(() => model.InitializeRandom(1));
+    }
+
+    [Fact]
+    public void The_encoder_packs_bfloat16_and_leaves_float32_alone()
+    {
+        using var bf16 = IJepaEncoder.Load(TestData.Reference("ijepa_tiny_p14"), new IJepaEncoderOptions { DType = ComputeDType.BFloat16 });
+        Assert.True(bf16.Model.IsPackedForInference);
+        using var f32 = IJepaEncoder.Load(TestData.Reference("ijepa_tiny_p14"));
+        Assert.False(f32.Model.IsPackedForInference);
+    }
+
+    [Fact]
+    public void Disposing_a_packed_model_releases_its_packed_weights()
+    {
+        long baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        using (var model = IJepaModel.FromPretrained(TestData.Reference("ijepa_tiny_p14"), ScalarType.BFloat16))
+        {
+            Assert.True(model.PackWeightsForInference());
+        }
+        Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32, 1e-5)]
+    [InlineData(ScalarType.BFloat16, 2e-2)]
+    public void Cpu_attention_matches_scaled_dot_product_attention(ScalarType dtype, double tolerance)
+    {
+        using var scope = NewDisposeScope();
+        // Heads split from one projection, as the encoder does: q, k and v are strided views.
+        Tensor projected = randn([3, 3, 5, 48]).to(dtype);
+        Tensor q = projected[0].view(3, 5, 4, 12).transpose(1, 2);
+        Tensor k = projected[1].view(3, 5, 4, 12).transpose(1, 2);
+        Tensor v = projected[2].view(3, 5, 4, 12).transpose(1, 2);
+
+        Tensor ours = MultiHeadAttention.Compute(q, k, v).to(ScalarType.Float32);
+        Tensor fused = nn.functional.scaled_dot_product_attention(q.to(ScalarType.Float32), k.to(ScalarType.Float32), v.to(ScalarType.Float32))
+            .transpose(1, 2).reshape(3, 5, 48);
+        Assert.Equal(new long[] { 3, 5, 48 }, ours.shape);
+        Assert.True(ours.is_contiguous());
+        double error = (ours - fused).abs().max().item<float>();
+        Assert.True(error <= tolerance * fused.abs().max().item<float>(), $"max |Δ| {error}");
+    }
+
+    private static Linear RandomLinear(long inFeatures, long outFeatures, bool hasBias, ScalarType dtype)
+    {
+        var linear = new Linear(inFeatures, outFeatures, hasBias, dtype, CPU);
+        using var noGrad = no_grad();
+        foreach (Parameter p in linear.parameters())
+        {
+            using Tensor values = randn(p.shape).mul_(0.1);
+            p.copy_(values);
+        }
+        return linear;
+    }
+
+    private static Tensor Weight(Linear linear) => linear.get_parameter("weight")!;
+
+    private static Tensor Bias(Linear linear) => linear.get_parameter("bias")!;
+}
