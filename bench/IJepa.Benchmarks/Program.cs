@@ -8,6 +8,8 @@ using IJepa.Benchmarks;
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- load [--model DIR] [--repeats N] [--json]
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- preprocess [--image FILE] [--repeats N]
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- load-original [--checkpoint FILE] [--part encoder]
+//   dotnet run --project bench/IJepa.Benchmarks -c Release -- forward [--dtype bfloat16] [--batch N] [--no-pack] [--functional-linear]
+//   dotnet run --project bench/IJepa.Benchmarks -c Release -- routes [--rounds N] [--onnx FILE]   # interleaved: routes and ONNX Runtime
 // Without --model, a random full-size ViT-H/14 checkpoint is written to bench/results/tmp/vith14 first,
 // and its ONNX export (Debian's python3-torch, bench/onnx/export_onnx.py) to bench/results/tmp/vith14-onnx.
 string command = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "all";
@@ -104,8 +106,15 @@ switch (command)
             Console.WriteLine($"forward {dtype} batch {batch}: {batch / seconds:F3} images/s, {ComputeBenchmark.GflopPerImage(m.Config) * batch / seconds:F1} GFLOP/s");
             return 0;
         }
+    case "routes":
+        {
+            // Interleaved at batch 8: float32 oneDNN vs nn.functional.linear, bfloat16 packed vs plain weights, ONNX Runtime.
+            string onnx = Option("--onnx") ?? Path.Combine(modelDir + "-onnx", "model.onnx");
+            RouteComparison.Run(modelDir, onnx, int.Parse(Option("--rounds") ?? "5", CultureInfo.InvariantCulture), Environment.ProcessorCount);
+            return 0;
+        }
     default:
-        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess, forward)");
+        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess, forward, routes, load-original)");
         return 2;
 }
 

@@ -160,3 +160,33 @@ public class OneDnnTests
 
     private static Tensor Bias(Linear linear) => linear.get_parameter("bias")!;
 }
+
+/// <summary>
+/// The fallback route end to end: with oneDNN switched off every projection goes through
+/// nn.functional.linear, and the encoder must still match the reference. The switch is process-wide,
+/// so this runs alone.
+/// </summary>
+[Collection(nameof(ProcessWide))]
+public class FunctionalLinearRouteTests
+{
+    [Fact]
+    public void Without_oneDnn_the_encoder_still_matches_the_reference()
+    {
+        string expected = TestData.Reference("ijepa_tiny_p14", "expected_batch3.safetensors");
+        using Tensor pixels = TestData.ReadTensor(expected, "pixel_values");
+        using Tensor reference = TestData.ReadTensor(expected, "last_hidden_state");
+        using var model = IJepaModel.FromPretrained(TestData.Reference("ijepa_tiny_p14"));
+        OneDnnLinear.Enabled = false;
+        try
+        {
+            using IJepaModelOutput output = model.Forward(pixels);
+            using Tensor ours = output.LastHiddenState.to(ScalarType.Float64);
+            double error = (ours - reference).abs().max().item<double>();
+            Assert.True(error <= 1e-4 * reference.abs().max().item<double>(), $"max |Δ| {error}");
+        }
+        finally
+        {
+            OneDnnLinear.Enabled = true;
+        }
+    }
+}
