@@ -56,8 +56,12 @@ internal static class SpeedBenchmark
                 Throughput(model, pixels, config, "ijepa_bfloat16_unpacked", peak16, gflop, s, report, measureRss: false, batches: [8]);
             }
             // What IJepaEncoder does for bfloat16 on the CPU.
+            GC.Collect();
+            long unpackedRss = ProcessMemory.Resident();
             bool packed = model.PackWeightsForInference();
+            GC.Collect();
             report.Note($"bfloat16 weights packed for oneDNN: {(packed ? "yes" : "no")}");
+            report.Add("bfloat16_pack_rss_change_gb", (ProcessMemory.Resident() - unpackedRss) / 1e9, "GB", "whole-process RSS after packing minus before (the plain weights are released)");
             (float[] last16, float[] pooled16) = Throughput(model, pixels, config, "ijepa_bfloat16", peak16, gflop, s, report, measureRss: false);
             int d = config.HiddenSize;
             double[] pooledCos = Cosines(pooled32, pooled16, d);

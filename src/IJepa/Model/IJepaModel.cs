@@ -96,8 +96,8 @@ public sealed class IJepaModel : nn.Module
     /// <summary>
     /// Prepares a bfloat16 model on the CPU for inference: every projection weight is reordered once
     /// into the blocked layout that oneDNN's bfloat16 kernels read, and the plain copy is released,
-    /// so memory does not grow. Without this the reorder is repeated on every forward pass (about 3 %
-    /// of a ViT-H pass at batch 8; README, benchmark). <see cref="IJepaEncoder"/> does it itself.
+    /// so memory does not grow. Without this the reorder is repeated on every forward pass (4–6 % of
+    /// a ViT-H pass at batch 8; README, benchmark). <see cref="IJepaEncoder"/> does it itself.
     /// Afterwards the model only runs forward passes: <see cref="SavePretrained"/> and
     /// <see cref="InitializeRandom"/> throw, and the projection weights in <c>named_parameters()</c>
     /// are empty. For other dtypes and devices, or where libtorch lacks oneDNN, nothing changes.
