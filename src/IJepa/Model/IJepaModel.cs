@@ -84,14 +84,10 @@ public sealed class IJepaModel : nn.Module
 
     /// <summary>Fills every parameter from <paramref name="checkpoint"/>, after checking that names and shapes match exactly.</summary>
     /// <exception cref="IJepaCheckpointException">Missing, unexpected or mis-shaped tensors (all listed).</exception>
-    internal void LoadWeights(HuggingFaceCheckpoint checkpoint)
-    {
-        ThrowIfPacked();
-        WeightLoader.Load(this, checkpoint);
-    }
+    internal void LoadWeights(HuggingFaceCheckpoint checkpoint) => WeightLoader.Load(this, checkpoint);
 
     /// <summary>Whether <see cref="PackWeightsForInference"/> has packed the projection weights.</summary>
-    public bool IsPackedForInference { get; private set; }
+    public bool IsPackedForInference => modules().OfType<Linear>().Any(linear => linear.IsPacked);
 
     /// <summary>
     /// Prepares a bfloat16 model on the CPU for inference: every projection weight is reordered once
@@ -105,18 +101,21 @@ public sealed class IJepaModel : nn.Module
     /// <returns>Whether the weights are now packed.</returns>
     public bool PackWeightsForInference()
     {
-        if (!IsPackedForInference && DType == ScalarType.BFloat16 && Device.type == DeviceType.CPU)
+        if (DType == ScalarType.BFloat16 && Device.type == DeviceType.CPU)
         {
-            // Each projection packs alone; were one to fail (they share one shim, so in practice all or
-            // none do), it would stay plain and forward passes would still be right.
-            IsPackedForInference = modules().OfType<Linear>().All(linear => linear.PackForInference());
+            // Each projection packs alone (again is a no-op); were one to fail (they share one shim, so
+            // in practice all or none do), it would stay plain and forward passes would still be right.
+            foreach (Linear linear in modules().OfType<Linear>())
+            {
+                linear.PackForInference();
+            }
         }
         return IsPackedForInference;
     }
 
     private void ThrowIfPacked([System.Runtime.CompilerServices.CallerMemberName] string operation = "")
     {
-        if (IsPackedForInference || modules().OfType<Linear>().Any(linear => linear.IsPacked))
+        if (IsPackedForInference)
         {
             throw new InvalidOperationException(
                 $"{operation} needs the plain weights, but this model's weights were packed for inference (PackWeightsForInference, done by IJepaEncoder for bfloat16 on the CPU). Load the model again with IJepaModel.FromPretrained.");
