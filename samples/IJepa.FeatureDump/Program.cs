@@ -21,12 +21,12 @@ const string Usage = """
       --preset P       hf (default: the model's preprocessor_config.json) or paper
       --strict         stop at the first image that cannot be read
       --sha256 HEX     refuse the model unless its model.safetensors has this SHA-256 (the hub lists it)
-    """;
+    """ + "\n" + RuntimeArguments.Usage;
 
 var positional = new List<string>();
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 var flags = new HashSet<string>(StringComparer.Ordinal);
-string[] valued = ["--model", "--out", "--batch", "--device", "--dtype", "--threads", "--preset", "--sha256", "--make-demo-model"];
+string[] valued = ["--model", "--out", "--batch", "--device", "--dtype", "--threads", "--preset", "--sha256", "--make-demo-model", "--libtorch", "--workers"];
 for (int i = 0; i < args.Length; i++)
 {
     if (valued.Contains(args[i]))
@@ -37,7 +37,7 @@ for (int i = 0; i < args.Length; i++)
         }
         options[args[i]] = args[++i];
     }
-    else if (args[i] is "--patches" or "--strict" or "--help" or "-h")
+    else if (args[i] is "--patches" or "--strict" or "--fast-decode" or "--help" or "-h")
     {
         flags.Add(args[i]);
     }
@@ -54,6 +54,10 @@ if (flags.Contains("--help") || flags.Contains("-h"))
 {
     Console.WriteLine(Usage);
     return 0;
+}
+if (RuntimeArguments.ApplyLibTorch(options.GetValueOrDefault("--libtorch")) is int libtorchFailure)
+{
+    return libtorchFailure;
 }
 if (options.TryGetValue("--make-demo-model", out string? demoTarget))
 {
@@ -113,6 +117,8 @@ try
             var other => throw new FormatException($"unknown preset '{other}' (hf, paper)"),
         },
         IncludePatches = patches,
+        Workers = RuntimeArguments.Workers(options.GetValueOrDefault("--workers")),
+        Decoding = RuntimeArguments.Decoding(flags.Contains("--fast-decode")),
         ExpectedSha256 = options.TryGetValue("--sha256", out string? sha) ? new Dictionary<string, string> { ["model.safetensors"] = sha } : null,
     };
 }
@@ -142,7 +148,8 @@ if (demoModel)
 try
 {
     using IJepaEncoder encoder = IJepaEncoder.Load(modelDir, encoderOptions);
-    Console.WriteLine($"model {encoder.ModelId} (dim {encoder.Dimension}), {files.Count} images, preprocessing: {encoder.Preprocessor.Options}");
+    Console.WriteLine($"model {encoder.ModelId} (dim {encoder.Dimension}) on {encoder.Model.Device}, {files.Count} images, preprocessing: {encoder.Preprocessor.Options}"
+        + (IJepaRuntime.LibTorchDirectory is { } libtorch ? $", libtorch from {libtorch}" : ""));
     var rows = new List<ImageEmbedding>(files.Count);
     int failures = 0, done = 0;
     var progress = new Progress(files.Count, Console.IsOutputRedirected);
@@ -177,7 +184,7 @@ try
         (rows.Count > 0 ? $", wrote {Path.GetFullPath(output)}" : ", nothing written"));
     return failures > 0 ? 1 : 0;
 }
-catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException or IJepaCheckpointException)
+catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException or IJepaCheckpointException or IJepaRuntimeException)
 {
     return Exit.Error(e.Message);
 }

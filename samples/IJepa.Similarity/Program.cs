@@ -13,19 +13,24 @@ const string Usage = """
       --index FILE   keep the folder's embeddings in FILE (JSON) and reuse them while the files are unchanged
       --batch N      images per forward pass (default 8)
       --threads N    libtorch threads (default: one per core)
-    """;
+      --device D     cpu, cuda, cuda:N (default cpu)
+    """ + "\n" + RuntimeArguments.Usage;
 
 var positional = new List<string>();
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 for (int i = 0; i < args.Length; i++)
 {
-    if (args[i] is "--model" or "-k" or "--index" or "--batch" or "--threads")
+    if (args[i] is "--model" or "-k" or "--index" or "--batch" or "--threads" or "--device" or "--libtorch" or "--workers")
     {
         if (i + 1 >= args.Length)
         {
             return Exit.Usage($"{args[i]} needs a value", Usage);
         }
         options[args[i]] = args[++i];
+    }
+    else if (args[i] == "--fast-decode")
+    {
+        options[args[i]] = "";
     }
     else if (args[i] is "--help" or "-h")
     {
@@ -60,6 +65,20 @@ if (options.TryGetValue("--threads", out string? t))
     threads = n;
 }
 
+int? workers;
+try
+{
+    workers = RuntimeArguments.Workers(options.GetValueOrDefault("--workers"));
+}
+catch (FormatException e)
+{
+    return Exit.Usage(e.Message, Usage);
+}
+if (RuntimeArguments.ApplyLibTorch(options.GetValueOrDefault("--libtorch")) is int libtorchFailure)
+{
+    return libtorchFailure;
+}
+
 string? modelDir = options.GetValueOrDefault("--model");
 if (modelDir is null)
 {
@@ -71,7 +90,15 @@ string? indexPath = options.GetValueOrDefault("--index");
 try
 {
     List<string> folderFiles = ImageFiles.Collect([positional[0]]);
-    using IJepaEncoder encoder = IJepaEncoder.Load(modelDir, new IJepaEncoderOptions { BatchSize = batch, Threads = threads, IncludePatches = false });
+    using IJepaEncoder encoder = IJepaEncoder.Load(modelDir, new IJepaEncoderOptions
+    {
+        BatchSize = batch,
+        Threads = threads,
+        IncludePatches = false,
+        Device = options.GetValueOrDefault("--device") ?? "cpu",
+        Workers = workers,
+        Decoding = RuntimeArguments.Decoding(options.ContainsKey("--fast-decode")),
+    });
 
     EmbeddingIndex? saved = indexPath is null ? null : EmbeddingIndex.TryLoad(indexPath, encoder.ModelId, encoder.Dimension);
     Dictionary<string, IndexEntry> reusable = (saved?.Entries ?? []).Where(EmbeddingIndex.IsCurrent).ToDictionary(e => e.Path, StringComparer.Ordinal);
@@ -142,7 +169,7 @@ try
     }
     return failures > 0 ? 1 : 0;
 }
-catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException or InvalidDataException or IJepa.Checkpoints.IJepaCheckpointException)
+catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException or InvalidDataException or IJepa.Checkpoints.IJepaCheckpointException or IJepaRuntimeException)
 {
     return Exit.Error(e.Message);
 }

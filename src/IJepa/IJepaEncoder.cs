@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using IJepa.Checkpoints;
 using IJepa.Model;
+using IJepa.Pipeline;
 using IJepa.Preprocessing;
 using SixLabors.ImageSharp;
 using TorchSharp;
@@ -47,25 +47,19 @@ public sealed class IJepaEncoder : IDisposable
 
     /// <summary>Loads a Hugging Face I-JEPA folder (config.json, model.safetensors or shards, preprocessor_config.json).</summary>
     /// <exception cref="IJepaCheckpointException">The folder or its files are unusable.</exception>
-    /// <exception cref="ArgumentException">The options are invalid (unknown device, bad layer index, ...).</exception>
+    /// <exception cref="ArgumentException">The options are invalid (unknown device name, bad layer index, ...).</exception>
+    /// <exception cref="IJepaRuntimeException">The device cannot be used here (no CUDA libtorch, no GPU); the message says why.</exception>
     public static IJepaEncoder Load(string modelDirectory, IJepaEncoderOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
         options ??= new IJepaEncoderOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
-        Device device;
-        try
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.PrefetchBatches, 1);
+        if (options.Workers is int workers)
         {
-            device = torch.device(options.Device);
+            ArgumentOutOfRangeException.ThrowIfLessThan(workers, 1);
         }
-        catch (Exception e) when (e is ArgumentException or FormatException or NotSupportedException or InvalidOperationException)
-        {
-            throw new ArgumentException($"Unknown device '{options.Device}' (cpu, cuda, cuda:N).", nameof(options), e);
-        }
-        if (device.type == DeviceType.CUDA && !cuda.is_available())
-        {
-            throw new ArgumentException($"Device '{options.Device}' was requested but CUDA is not available: reference the TorchSharp CUDA package (see README) on a machine with an NVIDIA GPU.", nameof(options));
-        }
+        Device device = IJepaRuntime.ResolveDevice(options.Device);
         if (options.Threads is int threads)
         {
             ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
@@ -95,6 +89,10 @@ public sealed class IJepaEncoder : IDisposable
                 }
             }
             PreprocessingOptions preprocessing = options.Preprocessing ?? DefaultPreprocessing(modelDirectory, model.Config);
+            if (options.Decoding is ImageDecoding decoding)
+            {
+                preprocessing = preprocessing with { Decoding = decoding };
+            }
             var preprocessor = new ImagePreprocessor(preprocessing);
             string id = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDirectory)));
             return new IJepaEncoder(model, preprocessor, options, id);
@@ -161,103 +159,34 @@ public sealed class IJepaEncoder : IDisposable
     }
 
     /// <summary>
-    /// Streams results in input order. The next batch is preprocessed while the current one is encoded,
-    /// with at most one batch waiting, so memory stays bounded however long the stream. A bad image
-    /// yields a failed <see cref="EncodeResult"/> in its place; the others go on.
+    /// Streams results in input order. <see cref="IJepaEncoderOptions.Workers"/> threads decode and preprocess
+    /// images while the model encodes, up to <see cref="IJepaEncoderOptions.PrefetchBatches"/> batches ahead, so
+    /// memory stays bounded however long the stream. A bad image yields a failed <see cref="EncodeResult"/> in
+    /// its place; the others go on.
     /// </summary>
     public async IAsyncEnumerable<EncodeResult> EncodeAsync(IAsyncEnumerable<ImageInput> inputs, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        var channel = Channel.CreateBounded<(List<ImageInput> Inputs, PreprocessedBatch Batch)>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Task producer = Task.Run(() => ProduceAsync(inputs, channel.Writer, stop.Token), CancellationToken.None);
-        try
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var pipeline = new BatchPipeline(Preprocessor, Options.BatchSize, Options.Workers ?? Environment.ProcessorCount, Options.PrefetchBatches,
+            pinned: Model.Device.type == DeviceType.CUDA);
+        await foreach ((IReadOnlyList<ImageInput> batchInputs, PreprocessedBatch batch) in pipeline.RunAsync(inputs, cancellationToken).ConfigureAwait(false))
         {
-            while (await channel.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            List<EncodeResult> results;
+            using (batch)
             {
-                while (channel.Reader.TryRead(out var item))
-                {
-                    if (cancellationToken.IsCancellationRequested)
-                    {
-                        item.Batch.Dispose();
-                        cancellationToken.ThrowIfCancellationRequested();
-                    }
-                    List<EncodeResult> results;
-                    using (item.Batch)
-                    {
-                        results = Merge(item.Inputs, item.Batch);
-                    }
-                    foreach (EncodeResult result in results)
-                    {
-                        yield return result;
-                        // Cancellation takes effect at the next result, not at the end of the batch.
-                        cancellationToken.ThrowIfCancellationRequested();
-                    }
-                }
+                results = Merge(batchInputs, batch);
             }
-            await producer.ConfigureAwait(false);
-        }
-        finally
-        {
-            await stop.CancelAsync().ConfigureAwait(false);
-            try
+            foreach (EncodeResult result in results)
             {
-                await producer.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-            catch (ChannelClosedException)
-            {
-            }
-            while (channel.Reader.TryRead(out var left))
-            {
-                left.Batch.Dispose();
+                yield return result;
+                // Cancellation takes effect at the next result, not at the end of the batch.
+                cancellationToken.ThrowIfCancellationRequested();
             }
         }
     }
 
-    private async Task ProduceAsync(IAsyncEnumerable<ImageInput> inputs, ChannelWriter<(List<ImageInput>, PreprocessedBatch)> writer, CancellationToken token)
-    {
-        try
-        {
-            var pending = new List<ImageInput>(Options.BatchSize);
-            await foreach (ImageInput input in inputs.WithCancellation(token).ConfigureAwait(false))
-            {
-                pending.Add(input);
-                if (pending.Count == Options.BatchSize)
-                {
-                    await WriteBatch(pending).ConfigureAwait(false);
-                    pending = new List<ImageInput>(Options.BatchSize);
-                }
-            }
-            if (pending.Count > 0)
-            {
-                await WriteBatch(pending).ConfigureAwait(false);
-            }
-            writer.Complete();
-        }
-        catch (Exception e)
-        {
-            writer.TryComplete(e);
-        }
-
-        async Task WriteBatch(List<ImageInput> batchInputs)
-        {
-            PreprocessedBatch batch = Preprocessor.PreprocessBatch(batchInputs, skipFailures: true, token);
-            try
-            {
-                await writer.WriteAsync((batchInputs, batch), token).ConfigureAwait(false);
-            }
-            catch
-            {
-                batch.Dispose();
-                throw;
-            }
-        }
-    }
-
-    private List<EncodeResult> Merge(List<ImageInput> inputs, PreprocessedBatch batch)
+    private List<EncodeResult> Merge(IReadOnlyList<ImageInput> inputs, PreprocessedBatch batch)
     {
         IReadOnlyList<ImageEmbedding> embeddings = batch.Pixels is null
             ? []

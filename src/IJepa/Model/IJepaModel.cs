@@ -57,6 +57,7 @@ public sealed class IJepaModel : nn.Module
     public static IJepaModel Create(IJepaConfig config, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(config);
+        IJepaRuntime.EnsureInitialized();
         return new IJepaModel(config, dtype, device ?? CPU);
     }
 
@@ -192,7 +193,7 @@ public sealed class IJepaModel : nn.Module
 
         using var inference = inference_mode();
         using var scope = NewDisposeScope();
-        Tensor x = _embeddings.Forward(pixelValues.to(DType, Device), options.InterpolatePosEncoding);
+        Tensor x = _embeddings.Forward(ToModel(pixelValues), options.InterpolatePosEncoding);
         List<Tensor>? hidden = options.OutputHiddenStates ? [x] : null;
         for (int i = 0; i < _encoder.Count; i++)
         {
@@ -219,6 +220,21 @@ public sealed class IJepaModel : nn.Module
     }
 
     /// <summary>
+    /// The input on the model's device in its dtype. For a GPU the float32 pixels travel first and are converted
+    /// there (converting on the host would cost a CPU pass over the batch), and from page-locked memory the copy
+    /// does not block the host.
+    /// </summary>
+    private Tensor ToModel(Tensor pixelValues)
+    {
+        if (Device.type == DeviceType.CPU || pixelValues.device_type != DeviceType.CPU)
+        {
+            return pixelValues.to(DType, Device);
+        }
+        using Tensor moved = pixelValues.to(Device, non_blocking: pixelValues.is_pinned());
+        return moved.to(DType);
+    }
+
+    /// <summary>
     /// Masked encoding as I-JEPA's context encoder does it: position embeddings are added to all patch
     /// tokens, then only the tokens at each mask's indices go through the blocks and the final LayerNorm.
     /// Each mask is [B, K] patch indices (row-major on the patch grid); the result stacks the masks:
@@ -232,7 +248,7 @@ public sealed class IJepaModel : nn.Module
         CheckInput(pixelValues, IJepaForwardOptions.Default);
         using var inference = inference_mode();
         using var scope = NewDisposeScope();
-        Tensor x = _embeddings.Forward(pixelValues.to(DType, Device), interpolatePosEncoding: false);
+        Tensor x = _embeddings.Forward(ToModel(pixelValues), interpolatePosEncoding: false);
         x = MaskIndices.Apply(x, masks, Device);
         for (int i = 0; i < _encoder.Count; i++)
         {

@@ -54,7 +54,7 @@ public sealed class ImageInput
         return new ImageInput(name ?? $"image {image.Width}x{image.Height}", null, null, image);
     }
 
-    internal RgbImage Decode(long maxPixels, ImageDecoding decoding = ImageDecoding.Native)
+    internal RgbImage Decode(long maxPixels, ImageDecoding decoding = ImageDecoding.Native, int reduceTo = 0)
     {
         if (_image != null)
         {
@@ -78,7 +78,7 @@ public sealed class ImageInput
         }
         using (stream)
         {
-            return ImageLoader.Decode(stream, Name, maxPixels, decoding);
+            return ImageLoader.Decode(stream, Name, maxPixels, decoding, reduceTo);
         }
     }
 

@@ -36,9 +36,10 @@ internal static class ImageLoader
     /// <summary>Hands the decoders' pooled memory back (see <see cref="ImagePreprocessor.TrimCaches"/>).</summary>
     public static void ReleaseRetainedResources() => DecodeConfiguration.MemoryAllocator.ReleaseRetainedResources();
 
-    public static RgbImage Decode(Stream stream, string source, long maxPixels, ImageDecoding decoding = ImageDecoding.Native)
+    // reduceTo: with ImageDecoding.NativeReduced, the shortest side a reduced JPEG decode may have.
+    public static RgbImage Decode(Stream stream, string source, long maxPixels, ImageDecoding decoding = ImageDecoding.Native, int reduceTo = 0)
     {
-        Image? image = LoadChecked(stream, source, maxPixels, decoding, out RgbImage? native);
+        Image? image = LoadChecked(stream, source, maxPixels, decoding, reduceTo, out RgbImage? native);
         if (native is not null)
         {
             return native;
@@ -69,7 +70,7 @@ internal static class ImageLoader
     /// Identifies the image from its header, refuses it if it is too large, then decodes it: JPEG and WebP
     /// into <paramref name="native"/> with Pillow's native decoders when asked, anything else into the returned image.
     /// </summary>
-    private static Image? LoadChecked(Stream stream, string source, long maxPixels, ImageDecoding decoding, out RgbImage? native)
+    private static Image? LoadChecked(Stream stream, string source, long maxPixels, ImageDecoding decoding, int reduceTo, out RgbImage? native)
     {
         native = null;
         Stream seekable = stream;
@@ -90,9 +91,9 @@ internal static class ImageLoader
                 throw new ImageDecodeException(source, "the file is empty (0 bytes)");
             }
 
-            if (decoding == ImageDecoding.Native && NativeDecoder.Handles(seekable))
+            if (decoding != ImageDecoding.ImageSharp && NativeDecoder.Handles(seekable))
             {
-                native = NativeDecoder.Decode(seekable, source, maxPixels);
+                native = NativeDecoder.Decode(seekable, source, maxPixels, decoding == ImageDecoding.NativeReduced ? reduceTo : 0);
                 return null;
             }
 

@@ -60,7 +60,7 @@ public sealed class ImagePreprocessor
         {
             throw new ArgumentException($"destination holds {destination.Length} values; one image needs {ValuesPerImage}", nameof(destination));
         }
-        RgbImage decoded = input.Decode(Options.MaxPixels, Options.Decoding);
+        RgbImage decoded = input.Decode(Options.MaxPixels, Options.Decoding, Options.ReduceTo);
         RgbImage resized = Resize(decoded);
         Normalize(resized, destination);
         resized.Release();

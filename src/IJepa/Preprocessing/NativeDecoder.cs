@@ -25,7 +25,14 @@ internal static class NativeDecoder
     }
 
     /// <summary>Decodes the rest of <paramref name="stream"/>, refusing images over <paramref name="maxPixels"/> before any pixel buffer exists.</summary>
-    public static unsafe RgbImage Decode(Stream stream, string source, long maxPixels)
+    /// <param name="stream">The encoded image, from its position.</param>
+    /// <param name="source">The image's name for errors.</param>
+    /// <param name="maxPixels">Refuse images with more pixels than this (judged on the full size, reduced or not).</param>
+    /// <param name="reduceTo">
+    /// 0 for the full image; otherwise a JPEG is decoded at the smallest of libjpeg's DCT scales (1/8 … 8/8)
+    /// that keeps both sides at least this long.
+    /// </param>
+    public static unsafe RgbImage Decode(Stream stream, string source, long maxPixels, int reduceTo = 0)
     {
         SKData? data;
         try
@@ -50,6 +57,10 @@ internal static class NativeDecoder
             }
             int width = codec.Info.Width, height = codec.Info.Height;
             ImageLoader.CheckSize(width, height, source, maxPixels);
+            if (reduceTo > 0 && codec.EncodedFormat == SKEncodedImageFormat.Jpeg)
+            {
+                (width, height) = ReducedSize(codec, width, height, reduceTo);
+            }
             // No colour space on the target: the pixels come out as stored, as with Pillow.
             var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
             byte[] rgba = PixelBuffers.Pool.Rent(checked(width * height * 4));
@@ -78,6 +89,23 @@ internal static class NativeDecoder
                 PixelBuffers.Pool.Return(rgba);
             }
         }
+    }
+
+    /// <summary>
+    /// The smallest size libjpeg can decode directly (scale k/8, computed in the DCT domain) whose sides both stay
+    /// at least <paramref name="reduceTo"/>; the full size when no smaller one does.
+    /// </summary>
+    private static (int Width, int Height) ReducedSize(SKCodec codec, int width, int height, int reduceTo)
+    {
+        for (int eighths = 1; eighths < 8; eighths++)
+        {
+            SKSizeI scaled = codec.GetScaledDimensions(eighths / 8f);
+            if (Math.Min(scaled.Width, scaled.Height) >= reduceTo)
+            {
+                return (scaled.Width, scaled.Height);
+            }
+        }
+        return (width, height);
     }
 
     /// <summary>RGBA → RGB with the EXIF orientation applied (1 = as stored … 8 = rotated 90° counter-clockwise).</summary>

@@ -59,6 +59,18 @@ public sealed record PreprocessingOptions
     /// </summary>
     public ImageDecoding Decoding { get; init; } = ImageDecoding.Native;
 
+    /// <summary>
+    /// With <see cref="ImageDecoding.NativeReduced"/>: how much larger than the resize target (the longer output
+    /// side, or <see cref="ResizeShorterSide"/>) the shorter side of a reduced decode must stay (default 2, like
+    /// Pillow's <c>reducing_gap</c>); the exact antialiased resize does the rest.
+    /// </summary>
+    public double ReducedDecodeGap { get; init; } = 2.0;
+
+    /// <summary>The shortest side a reduced decode may have; 0 when decoding is not reduced.</summary>
+    internal int ReduceTo => Decoding == ImageDecoding.NativeReduced
+        ? (int)Math.Ceiling(ReducedDecodeGap * (ResizeMode == ResizeMode.ShorterSideThenCenterCrop ? ResizeShorterSide : Math.Max(Height, Width)))
+        : 0;
+
     /// <summary>The I-JEPA checkpoints' own preprocessing: bilinear to 224 × 224, mean = std = 0.5.</summary>
     public static PreprocessingOptions HuggingFaceDefault { get; } = new();
 
@@ -188,6 +200,10 @@ public sealed record PreprocessingOptions
         {
             problems.Add($"Decoding {Decoding} is not supported");
         }
+        if (!(ReducedDecodeGap >= 1) || ReducedDecodeGap > 64)
+        {
+            problems.Add("ReducedDecodeGap must be between 1 and 64");
+        }
         if (MaxPixels < 1)
         {
             problems.Add("MaxPixels must be positive");
@@ -226,5 +242,6 @@ public sealed record PreprocessingOptions
 
     /// <inheritdoc />
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{ResizeMode} {Height}x{Width} {Filter}, mean [{string.Join(", ", Mean)}], std [{string.Join(", ", Std)}]");
+        $"{ResizeMode} {Height}x{Width} {Filter}, mean [{string.Join(", ", Mean)}], std [{string.Join(", ", Std)}]")
+        + (Decoding == ImageDecoding.NativeReduced ? string.Create(CultureInfo.InvariantCulture, $", reduced JPEG decode (gap {ReducedDecodeGap})") : "");
 }

@@ -1,0 +1,42 @@
+using System.Globalization;
+using IJepa.Preprocessing;
+
+namespace IJepa.Samples;
+
+/// <summary>The samples' shared runtime options: --libtorch, --workers and --fast-decode.</summary>
+internal static class RuntimeArguments
+{
+    public const string Usage = """
+          --libtorch DIR   load libtorch from DIR (e.g. an installed PyTorch's torch/lib, for CUDA) instead of the package's
+          --workers N      threads that decode and preprocess images (default: one per core)
+          --fast-decode    decode large JPEGs at a reduced size (libjpeg DCT scaling): faster, not bit-exact with Python
+        """;
+
+    /// <summary>Loads libtorch from --libtorch before anything else touches TorchSharp; null when fine, else the exit code.</summary>
+    public static int? ApplyLibTorch(string? directory)
+    {
+        if (directory is null)
+        {
+            return null;
+        }
+        try
+        {
+            IJepaRuntime.UseLibTorch(directory);
+            return null;
+        }
+        catch (IJepaRuntimeException e)
+        {
+            return Exit.Error(e.Message);
+        }
+    }
+
+    /// <summary>Parses --workers (null when absent).</summary>
+    /// <exception cref="FormatException">Not a positive integer.</exception>
+    public static int? Workers(string? text) =>
+        text is null ? null
+        : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n >= 1 ? n
+        : throw new FormatException($"--workers takes a positive integer, not '{text}'");
+
+    /// <summary>The decoding --fast-decode asks for (null keeps the preset's).</summary>
+    public static ImageDecoding? Decoding(bool fast) => fast ? ImageDecoding.NativeReduced : null;
+}

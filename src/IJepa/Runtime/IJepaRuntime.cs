@@ -1,0 +1,247 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace IJepa;
+
+/// <summary>
+/// Where libtorch comes from, and which devices it can use. By default TorchSharp loads the libtorch that a
+/// package put beside the application (TorchSharp-cpu, TorchSharp-cuda-linux, ...). <see cref="UseLibTorch"/>
+/// (or the <c>IJEPA_LIBTORCH</c> environment variable) loads it from a folder instead — for example an installed
+/// PyTorch's <c>torch/lib</c>, which brings CUDA without any CUDA NuGet package and without
+/// <c>LD_LIBRARY_PATH</c>.
+/// </summary>
+public static class IJepaRuntime
+{
+    /// <summary>The environment variable that names a libtorch folder to load (see <see cref="UseLibTorch"/>).</summary>
+    public const string LibTorchEnvironmentVariable = "IJEPA_LIBTORCH";
+
+    private static readonly object Gate = new();
+    private static bool _environmentApplied;
+    private static string? _cudaLoadError;
+
+    /// <summary>The folder <see cref="UseLibTorch"/> loaded libtorch from; null when libtorch comes from a package.</summary>
+    public static string? LibTorchDirectory { get; private set; }
+
+    /// <summary>
+    /// Loads libtorch from <paramref name="directory"/> (the folder holding libtorch_cpu, libc10, libtorch and, for
+    /// CUDA, libtorch_cuda: a PyTorch installation's <c>torch/lib</c>, a libtorch zip's <c>lib</c>, or a libtorch
+    /// NuGet package's <c>runtimes/RID/native</c>). Call it before anything else touches TorchSharp; the
+    /// application then needs only the managed <c>TorchSharp</c> package. Calling it again with the same folder
+    /// does nothing.
+    /// </summary>
+    /// <exception cref="IJepaRuntimeException">
+    /// The folder lacks libtorch, a library in it cannot be loaded, or another libtorch is already loaded in this process.
+    /// </exception>
+    public static void UseLibTorch(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
+        lock (Gate)
+        {
+            if (LibTorchDirectory is { } loaded)
+            {
+                if (string.Equals(loaded, full, StringComparison.Ordinal))
+                {
+                    return;
+                }
+                throw new IJepaRuntimeException($"libtorch is already loaded from {loaded}; a process can load only one libtorch, so {full} cannot be used as well.");
+            }
+            if (!Directory.Exists(full))
+            {
+                throw new IJepaRuntimeException($"libtorch folder {full} does not exist.");
+            }
+            if (!File.Exists(Path.Combine(full, LibraryFile("torch_cpu"))))
+            {
+                throw new IJepaRuntimeException($"{full} holds no {LibraryFile("torch_cpu")}: give the folder that holds libtorch's libraries (PyTorch's torch/lib, or libtorch's lib).");
+            }
+            if (LoadedLibraryPath("torch_cpu") is { } other && !string.Equals(Path.GetDirectoryName(other), full, StringComparison.Ordinal))
+            {
+                throw new IJepaRuntimeException(
+                    $"libtorch is already loaded from {Path.GetDirectoryName(other)}, so {full} cannot be used: call IJepaRuntime.UseLibTorch (or set {LibTorchEnvironmentVariable}) before anything else uses TorchSharp.");
+            }
+            // Dependencies first: each library finds the ones before it by name among those already loaded.
+            foreach (string name in new[] { "c10", "torch_cpu" })
+            {
+                Load(full, name, required: true);
+            }
+            if (File.Exists(Path.Combine(full, LibraryFile("torch_cuda"))))
+            {
+                // A CUDA libtorch that cannot load (no driver, missing CUDA libraries) still serves the CPU; the
+                // reason is kept for the error a CUDA device request will give.
+                _cudaLoadError = Load(full, "c10_cuda", required: false) ?? Load(full, "torch_cuda", required: false);
+            }
+            Load(full, "torch", required: true);
+            LibTorchDirectory = full;
+        }
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="device"/> ("cpu", "cuda", "cuda:N") can be used here and returns it. For CUDA
+    /// that means a CUDA build of libtorch is loaded and sees that GPU; otherwise the exception says which of
+    /// these failed, why, and what to do.
+    /// </summary>
+    /// <exception cref="ArgumentException">The text is not a device name.</exception>
+    /// <exception cref="IJepaRuntimeException">The device cannot be used here.</exception>
+    public static Device ResolveDevice(string device)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(device);
+        EnsureInitialized();
+        string spec = device.Trim().ToLowerInvariant();
+        Device cpu = LoadedCpu();
+        if (spec == "cpu")
+        {
+            return cpu;
+        }
+        int index = 0;
+        bool cudaName = spec == "cuda"
+            || (spec.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(spec.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out index));
+        if (!cudaName)
+        {
+            throw new ArgumentException($"Unknown device '{device}' (cpu, cuda, cuda:N).", nameof(device));
+        }
+        if (!cuda.is_available())
+        {
+            throw new IJepaRuntimeException($"Device '{device}' was requested, but {DiagnoseCuda()}");
+        }
+        int count = cuda.device_count();
+        if (index >= count)
+        {
+            throw new IJepaRuntimeException($"Device '{device}' was requested, but this machine shows {count} GPU{(count == 1 ? "" : "s")} (cuda:0{(count > 1 ? $"..cuda:{count - 1}" : "")}); CUDA_VISIBLE_DEVICES={Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES") ?? "(not set)"}.");
+        }
+        return torch.device(DeviceType.CUDA, index);
+    }
+
+    /// <summary>TorchSharp's CPU device, which makes TorchSharp load libtorch; a failure to do so becomes one clear error.</summary>
+    private static Device LoadedCpu()
+    {
+        try
+        {
+            return CPU;
+        }
+        catch (Exception e) when (e is TypeInitializationException or NotSupportedException or DllNotFoundException)
+        {
+            Exception cause = e is TypeInitializationException { InnerException: { } inner } ? inner : e;
+            throw new IJepaRuntimeException(
+                $"libtorch cannot be loaded: {FirstLine(cause.Message)} Reference a libtorch package (TorchSharp-cpu, TorchSharp-cuda-linux) " +
+                $"or load one from a folder with IJepaRuntime.UseLibTorch(dir), {LibTorchEnvironmentVariable}=dir or the samples' --libtorch dir.", cause);
+        }
+    }
+
+    /// <summary>Applies <c>IJEPA_LIBTORCH</c> once, before the library's first use of TorchSharp.</summary>
+    internal static void EnsureInitialized()
+    {
+        lock (Gate)
+        {
+            if (_environmentApplied)
+            {
+                return;
+            }
+            _environmentApplied = true;
+        }
+        if (Environment.GetEnvironmentVariable(LibTorchEnvironmentVariable) is { Length: > 0 } directory)
+        {
+            UseLibTorch(directory);
+        }
+    }
+
+    /// <summary>Why CUDA is not available, with what to do about it.</summary>
+    private static string DiagnoseCuda()
+    {
+        string fix = $"Either build with the CUDA package (-p:IJepaTorchPackage=TorchSharp-cuda-linux), or load an installed PyTorch's libtorch: " +
+            $"IJepaRuntime.UseLibTorch(dir), {LibTorchEnvironmentVariable}=dir or the samples' --libtorch dir, with dir from " +
+            "python3 -c \"import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'lib'))\".";
+        if (_cudaLoadError is { } loadError)
+        {
+            return $"the CUDA part of the libtorch in {LibTorchDirectory} cannot be loaded: {loadError}. " +
+                "Check the NVIDIA driver (nvidia-smi) and that the CUDA libraries this PyTorch was installed with are present.";
+        }
+        string? cudaPath = LoadedLibraryPath("torch_cuda");
+        string where = LoadedLibraryPath("torch_cpu") is { } cpuPath ? $" (loaded from {Path.GetDirectoryName(cpuPath)})" : "";
+        if (cudaPath is null)
+        {
+            string? folder = LoadedLibraryPath("torch_cpu") is { } cpu ? Path.GetDirectoryName(cpu) : null;
+            if (folder is not null && File.Exists(Path.Combine(folder, LibraryFile("torch_cuda"))))
+            {
+                return $"{Path.Combine(folder, LibraryFile("torch_cuda"))} exists but was not loaded (a CUDA library or the driver is missing; LD_DEBUG=libs shows which). {fix}";
+            }
+            return $"the libtorch in use{where} is a CPU-only build: it has no libtorch_cuda. {fix}";
+        }
+        string visible = Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES") is { } v ? $" CUDA_VISIBLE_DEVICES is '{v}'." : "";
+        return $"libtorch with CUDA is loaded ({cudaPath}) but sees no usable GPU: check nvidia-smi and that the NVIDIA driver is recent enough for this libtorch's CUDA version.{visible}";
+    }
+
+    private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
+
+    /// <summary>Loads one library by path; returns the reason when an optional one fails.</summary>
+    private static string? Load(string directory, string name, bool required)
+    {
+        string path = Path.Combine(directory, LibraryFile(name));
+        if (!File.Exists(path))
+        {
+            if (required)
+            {
+                throw new IJepaRuntimeException($"{directory} holds no {LibraryFile(name)}.");
+            }
+            return $"{LibraryFile(name)} is missing";
+        }
+        try
+        {
+            NativeLibrary.Load(path);
+            return null;
+        }
+        catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+        {
+            if (required)
+            {
+                throw new IJepaRuntimeException($"cannot load {path}: {FirstLine(e.Message)}", e);
+            }
+            return FirstLine(e.Message);
+        }
+    }
+
+    private static string LibraryFile(string name) =>
+        OperatingSystem.IsWindows() ? name + ".dll" : OperatingSystem.IsMacOS() ? "lib" + name + ".dylib" : "lib" + name + ".so";
+
+    /// <summary>The path of a library this process has already mapped (Linux only; null elsewhere or when not loaded).</summary>
+    private static string? LoadedLibraryPath(string name)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+        string suffix = "/" + LibraryFile(name);
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/maps"))
+            {
+                int slash = line.IndexOf('/', StringComparison.Ordinal);
+                if (slash >= 0 && line.EndsWith(suffix, StringComparison.Ordinal))
+                {
+                    return line[slash..];
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return null;
+    }
+}
+
+/// <summary>libtorch cannot be loaded as asked, or a requested device cannot be used. The message says why and what to do.</summary>
+public sealed class IJepaRuntimeException : Exception
+{
+    /// <summary>Creates the exception.</summary>
+    public IJepaRuntimeException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with its cause.</summary>
+    public IJepaRuntimeException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}
