@@ -10,6 +10,9 @@ using IJepa.Benchmarks;
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- load-original [--checkpoint FILE] [--part encoder]
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- forward [--dtype bfloat16] [--batch N] [--no-pack] [--functional-linear]
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- routes [--rounds N] [--onnx FILE]   # interleaved: routes and ONNX Runtime
+//   dotnet run --project bench/IJepa.Benchmarks -c Release -- pipeline [--photos DIR] [--model DIR] [--workers 1,2] [--batch N] [--images N] [--rounds N] [--device D] [--dtype T] [--out FILE]
+//       EncodeAsync end to end on real photos (bench/photos/get-photos.sh) by worker count, exact and fast decode,
+//       and the fast decode's pooled cosine against exact; without --model the FeatureDump demo model.
 // Without --model, a random full-size ViT-H/14 checkpoint is written to bench/results/tmp/vith14 first,
 // and its ONNX export (Debian's python3-torch, bench/onnx/export_onnx.py) to bench/results/tmp/vith14-onnx.
 string command = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "all";
@@ -113,8 +116,17 @@ switch (command)
             RouteComparison.Run(modelDir, onnx, int.Parse(Option("--rounds") ?? "5", CultureInfo.InvariantCulture), Environment.ProcessorCount);
             return 0;
         }
+    case "pipeline":
+        {
+            string model = Option("--model") ?? Path.Combine(repository, "samples", "IJepa.FeatureDump", "demo-model");
+            int[] workers = (Option("--workers") ?? $"1,{Environment.ProcessorCount}").Split(',').Select(w => int.Parse(w, CultureInfo.InvariantCulture)).ToArray();
+            return PipelineBenchmark.Run(new PipelineBenchmark.Settings(
+                Option("--photos") ?? Path.Combine(resultsDir, "tmp", "photos"), model, Option("--device") ?? "cpu", Option("--dtype") ?? "float32", workers,
+                int.Parse(Option("--batch") ?? "8", CultureInfo.InvariantCulture), int.Parse(Option("--images") ?? "96", CultureInfo.InvariantCulture),
+                int.Parse(Option("--rounds") ?? "3", CultureInfo.InvariantCulture), Option("--out")));
+        }
     default:
-        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess, forward, routes, load-original)");
+        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess, forward, routes, load-original, pipeline)");
         return 2;
 }
 

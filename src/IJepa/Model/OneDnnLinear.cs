@@ -18,16 +18,31 @@ namespace IJepa.Model;
 internal static unsafe class OneDnnLinear
 {
     private static readonly Shim Native = Shim.Resolve();
-    private static volatile bool _failed;
+    private static readonly Lazy<bool> Float32Works = new(() => Probe(ScalarType.Float32));
+    private static readonly Lazy<bool> BFloat16Works = new(() => Probe(ScalarType.BFloat16));
+    private static volatile bool _failedFloat32;
+    private static volatile bool _failedBFloat16;
+
+    /// <summary>
+    /// Whether oneDNN runs bfloat16 projections on this CPU. Its bfloat16 inner product needs AVX-512 (seen to
+    /// fail on an AVX2-only Zen 3 with "could not create a primitive descriptor"); there bfloat16 weights stay
+    /// plain and take <c>nn.functional.linear</c>.
+    /// </summary>
+    internal static bool BFloat16Supported => Native.LinearPointwise != null && BFloat16Works.Value;
 
     /// <summary>Off: every projection goes through <c>nn.functional.linear</c> (the benchmark compares both).</summary>
     internal static bool Enabled { get; set; } = true;
 
     /// <summary>Whether <see cref="TryForward"/> can run on tensors of this kind.</summary>
     public static bool Applies(Tensor input) =>
-        Enabled && !_failed && Native.LinearPointwise != null
+        Enabled && Native.LinearPointwise != null
         && input.device_type == DeviceType.CPU
-        && (input.dtype == ScalarType.Float32 || input.dtype == ScalarType.BFloat16);
+        && input.dtype switch
+        {
+            ScalarType.Float32 => !_failedFloat32 && Float32Works.Value,
+            ScalarType.BFloat16 => !_failedBFloat16 && BFloat16Works.Value,
+            _ => false,
+        };
 
     /// <summary>
     /// The projection through oneDNN, or null where it does not apply or failed; the caller then
@@ -59,11 +74,42 @@ internal static unsafe class OneDnnLinear
         }
         if (status != 0)
         {
-            // libtorch has already written the reason to stderr; don't try again on every call.
-            _failed = true;
+            // libtorch has already written the reason to stderr; don't try this dtype again on every call.
+            if (input.dtype == ScalarType.BFloat16)
+            {
+                _failedBFloat16 = true;
+            }
+            else
+            {
+                _failedFloat32 = true;
+            }
             return null;
         }
         return Tensor.UnsafeCreateTensor(result);
+    }
+
+    /// <summary>One tiny projection through the shim: whether oneDNN can run this dtype here at all.</summary>
+    private static bool Probe(ScalarType dtype)
+    {
+        if (Native.LinearPointwise == null)
+        {
+            return false;
+        }
+        using var scope = NewDisposeScope();
+        Tensor input = ones(1, 16, dtype: dtype);
+        Tensor weight = ones(8, 16, dtype: dtype);
+        nint result;
+        int status;
+        fixed (byte* none = "none\0"u8)
+        {
+            status = Native.LinearPointwise(input.Handle, weight.Handle, null, none, null, 0, null, &result);
+        }
+        if (status != 0)
+        {
+            return false;
+        }
+        Tensor.UnsafeCreateTensor(result).Dispose();
+        return true;
     }
 
     /// <summary>
@@ -73,7 +119,7 @@ internal static unsafe class OneDnnLinear
     /// </summary>
     public static Tensor? TryPack(Tensor weight)
     {
-        if (!Applies(weight) || weight.dtype != ScalarType.BFloat16 || Native.CallDispatcher == null || Native.NewTensorHandle == null)
+        if (weight.dtype != ScalarType.BFloat16 || !Applies(weight) || Native.CallDispatcher == null || Native.NewTensorHandle == null)
         {
             return null;
         }
