@@ -174,6 +174,13 @@ public static class IJepaRuntime
 
     private static string FirstLine(string text) => text.Split('\n', 2)[0].Trim();
 
+    /// <summary>The loader's own words (dlerror) from .NET's DllNotFoundException, whose first line is generic advice.</summary>
+    private static string LoadReason(Exception e)
+    {
+        string[] lines = e.Message.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return lines.Length > 1 ? string.Join("; ", lines[1..]) : FirstLine(e.Message);
+    }
+
     /// <summary>Loads one library by path; returns the reason when an optional one fails.</summary>
     private static string? Load(string directory, string name, bool required)
     {
@@ -195,9 +202,9 @@ public static class IJepaRuntime
         {
             if (required)
             {
-                throw new IJepaRuntimeException($"cannot load {path}: {FirstLine(e.Message)}", e);
+                throw new IJepaRuntimeException($"cannot load {path}: {LoadReason(e)}", e);
             }
-            return FirstLine(e.Message);
+            return LoadReason(e);
         }
     }
 
