@@ -12,7 +12,7 @@ namespace IJepa.Benchmarks;
 /// </summary>
 internal static class PipelineBenchmark
 {
-    public sealed record Settings(string PhotosDirectory, string ModelDirectory, string Device, string DType, int[] Workers, int Batch, int Images, int Rounds, string? ResultsFile);
+    public sealed record Settings(string PhotosDirectory, string ModelDirectory, string Device, string DType, int[] Workers, int Batch, int Images, int Rounds, string? ResultsFile, bool CosineOnly = false);
 
     public static int Run(Settings s)
     {
@@ -39,7 +39,7 @@ internal static class PipelineBenchmark
         var encoders = new Dictionary<string, IJepaEncoder>();
         try
         {
-            foreach (int workers in s.Workers)
+            foreach (int workers in s.CosineOnly ? [s.Workers.Max()] : s.Workers)
             {
                 foreach (bool fast in new[] { false, true })
                 {
@@ -47,11 +47,11 @@ internal static class PipelineBenchmark
                 }
             }
             // Warm-up: one pass each.
-            foreach (IJepaEncoder encoder in encoders.Values)
+            foreach (IJepaEncoder encoder in s.CosineOnly ? [] : encoders.Values)
             {
                 Encode(encoder, bytes, Math.Min(s.Images, 2 * s.Batch));
             }
-            for (int round = 0; round < s.Rounds; round++)
+            for (int round = 0; round < (s.CosineOnly ? 0 : s.Rounds); round++)
             {
                 foreach ((string key, IJepaEncoder encoder) in encoders)
                 {
@@ -59,7 +59,7 @@ internal static class PipelineBenchmark
                     (rates.TryGetValue(key, out var list) ? list : rates[key] = []).Add(s.Images / seconds);
                 }
             }
-            foreach (bool fast in new[] { false, true })
+            foreach (bool fast in s.CosineOnly ? [] : new[] { false, true })
             {
                 double one = Median(rates[Key(s.Workers[0], fast)]);
                 foreach (int workers in s.Workers)
@@ -69,7 +69,10 @@ internal static class PipelineBenchmark
                 }
             }
             int most = s.Workers.Max();
-            Line($"  fast / exact at {most} workers: {Median(rates[Key(most, true)]) / Median(rates[Key(most, false)]):F2}x");
+            if (!s.CosineOnly)
+            {
+                Line($"  fast / exact at {most} workers: {Median(rates[Key(most, true)]) / Median(rates[Key(most, false)]):F2}x");
+            }
 
             // Reduced decode against exact, photo by photo.
             IJepaEncoder exact = encoders[Key(most, false)], reduced = encoders[Key(most, true)];

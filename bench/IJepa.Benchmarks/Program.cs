@@ -10,7 +10,8 @@ using IJepa.Benchmarks;
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- load-original [--checkpoint FILE] [--part encoder]
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- forward [--dtype bfloat16] [--batch N] [--no-pack] [--functional-linear]
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- routes [--rounds N] [--onnx FILE]   # interleaved: routes and ONNX Runtime
-//   dotnet run --project bench/IJepa.Benchmarks -c Release -- pipeline [--photos DIR] [--model DIR] [--workers 1,2] [--batch N] [--images N] [--rounds N] [--device D] [--dtype T] [--out FILE]
+//   dotnet run --project bench/IJepa.Benchmarks -c Release -- gpu-forward --model DIR [--device cuda] [--dtypes float32,bfloat16] [--batches 1,64,256] [--profile]
+//   dotnet run --project bench/IJepa.Benchmarks -c Release -- pipeline [--photos DIR] [--model DIR] [--workers 1,2] [--batch N] [--images N] [--rounds N] [--device D] [--dtype T] [--out FILE] [--cosine-only]
 //       EncodeAsync end to end on real photos (bench/photos/get-photos.sh) by worker count, exact and fast decode,
 //       and the fast decode's pooled cosine against exact; without --model the FeatureDump demo model.
 // Without --model, a random full-size ViT-H/14 checkpoint is written to bench/results/tmp/vith14 first,
@@ -116,6 +117,15 @@ switch (command)
             RouteComparison.Run(modelDir, onnx, int.Parse(Option("--rounds") ?? "5", CultureInfo.InvariantCulture), Environment.ProcessorCount);
             return 0;
         }
+    case "gpu-forward":
+        {
+            // Forward passes alone on a device (the GPU script runs this): images/s for each dtype and batch, and
+            // with --profile a per-block breakdown at the first batch size >= 64 (synchronized per block).
+            string device = Option("--device") ?? "cuda";
+            string[] dtypes = (Option("--dtypes") ?? "float32,bfloat16").Split(',');
+            int[] batches = (Option("--batches") ?? "1,64,256").Split(',').Select(b => int.Parse(b, CultureInfo.InvariantCulture)).ToArray();
+            return GpuForward.Run(modelDir, device, dtypes, batches, repeats, args.Contains("--profile"));
+        }
     case "pipeline":
         {
             string model = Option("--model") ?? Path.Combine(repository, "samples", "IJepa.FeatureDump", "demo-model");
@@ -123,10 +133,10 @@ switch (command)
             return PipelineBenchmark.Run(new PipelineBenchmark.Settings(
                 Option("--photos") ?? Path.Combine(resultsDir, "tmp", "photos"), model, Option("--device") ?? "cpu", Option("--dtype") ?? "float32", workers,
                 int.Parse(Option("--batch") ?? "8", CultureInfo.InvariantCulture), int.Parse(Option("--images") ?? "96", CultureInfo.InvariantCulture),
-                int.Parse(Option("--rounds") ?? "3", CultureInfo.InvariantCulture), Option("--out")));
+                int.Parse(Option("--rounds") ?? "3", CultureInfo.InvariantCulture), Option("--out"), args.Contains("--cosine-only")));
         }
     default:
-        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess, forward, routes, load-original, pipeline)");
+        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess, forward, routes, load-original, pipeline, gpu-forward)");
         return 2;
 }
 

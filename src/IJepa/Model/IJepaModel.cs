@@ -219,6 +219,12 @@ public sealed class IJepaModel : nn.Module
         return output;
     }
 
+    /// <summary>The embeddings stage alone (benchmark profiling; the caller holds inference mode).</summary>
+    internal Tensor ProfileEmbeddings(Tensor pixelValues) => _embeddings.Forward(ToModel(pixelValues), interpolatePosEncoding: false);
+
+    /// <summary>One encoder block alone (benchmark profiling).</summary>
+    internal Tensor ProfileBlock(int index, Tensor hidden) => _encoder[index].Forward(hidden);
+
     /// <summary>
     /// The input on the model's device in its dtype. For a GPU the float32 pixels travel first and are converted
     /// there (converting on the host would cost a CPU pass over the batch), and from page-locked memory the copy
