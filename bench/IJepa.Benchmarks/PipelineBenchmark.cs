@@ -47,7 +47,7 @@ internal static class PipelineBenchmark
                 }
             }
             // Warm-up: one pass each.
-            foreach (IJepaEncoder encoder in s.CosineOnly ? [] : encoders.Values)
+            foreach (IJepaEncoder encoder in s.CosineOnly ? [] : encoders.Values.ToArray())
             {
                 Encode(encoder, bytes, Math.Min(s.Images, 2 * s.Batch));
             }
