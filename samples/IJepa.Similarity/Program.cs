@@ -100,7 +100,9 @@ try
         Decoding = RuntimeArguments.Decoding(options.ContainsKey("--fast-decode")),
     });
 
-    EmbeddingIndex? saved = indexPath is null ? null : EmbeddingIndex.TryLoad(indexPath, encoder.ModelId, encoder.Dimension);
+    // Fast-decode embeddings differ slightly from exact ones: an index holds one kind only.
+    string indexModel = encoder.Preprocessor.Options.Decoding == ImageDecoding.NativeReduced ? encoder.ModelId + " (fast decode)" : encoder.ModelId;
+    EmbeddingIndex? saved = indexPath is null ? null : EmbeddingIndex.TryLoad(indexPath, indexModel, encoder.Dimension);
     Dictionary<string, IndexEntry> reusable = (saved?.Entries ?? []).Where(EmbeddingIndex.IsCurrent).ToDictionary(e => e.Path, StringComparer.Ordinal);
     var entries = new List<IndexEntry>(folderFiles.Count);
     var toEncode = new List<string>();
@@ -136,7 +138,7 @@ try
         progress.Report(done, watch.Elapsed);
     }
     progress.Clear();
-    var index = new EmbeddingIndex(encoder.ModelId, encoder.Dimension, entries);
+    var index = new EmbeddingIndex(indexModel, encoder.Dimension, entries);
     Console.WriteLine($"index: {entries.Count} images ({toEncode.Count - failures} encoded, {entries.Count - (toEncode.Count - failures)} reused, {failures} skipped)");
     if (indexPath is not null)
     {

@@ -183,6 +183,8 @@ public sealed class IJepaModel : nn.Module
 
     /// <summary>
     /// Encodes normalized pixels [B, C, H, W]. Runs under inference mode; the caller owns the returned output.
+    /// On a GPU, page-locked (pinned) CPU input is copied without blocking: keep it unchanged until the outputs
+    /// have been read back (which waits for the device).
     /// </summary>
     /// <exception cref="ArgumentException">The tensor is not [B, C, H, W] with the model's channel count, or its size differs from the model's without <see cref="IJepaForwardOptions.InterpolatePosEncoding"/>.</exception>
     public IJepaModelOutput Forward(Tensor pixelValues, IJepaForwardOptions? options = null)

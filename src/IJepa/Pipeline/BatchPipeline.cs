@@ -119,7 +119,7 @@ internal sealed class BatchPipeline
                 {
                     if (current is null)
                     {
-                        current = new HostBatch(await RentAsync().ConfigureAwait(false), _owner._batchSize, _owner._preprocessor.ValuesPerImage);
+                        current = new HostBatch(await RentAsync().ConfigureAwait(false), _owner._batchSize);
                         Ready.Writer.TryWrite(current);
                     }
                     int slot = current.Add(input);
@@ -219,16 +219,14 @@ internal sealed class BatchPipeline
     {
         private readonly ImageInput[] _inputs;
         private readonly ImageDecodeException?[] _errors;
-        private readonly int _valuesPerImage;
         private Exception? _fatal;
         private int _pending = 1; // the reader's own hold, dropped by Seal
 
-        public HostBatch(Tensor buffer, int capacity, int valuesPerImage)
+        public HostBatch(Tensor buffer, int capacity)
         {
             Buffer = buffer;
             _inputs = new ImageInput[capacity];
             _errors = new ImageDecodeException?[capacity];
-            _valuesPerImage = valuesPerImage;
         }
 
         public Tensor Buffer { get; }
@@ -258,10 +256,10 @@ internal sealed class BatchPipeline
         {
             try
             {
-                if (!token.IsCancellationRequested)
-                {
-                    preprocessor.Preprocess(_inputs[slot], Row(slot));
-                }
+                // A row skipped for cancellation must never pass for a result: the batch fails instead.
+                token.ThrowIfCancellationRequested();
+                using Tensor row = Buffer[slot];
+                preprocessor.Preprocess(_inputs[slot], MemoryMarshal.Cast<byte, float>(row.bytes));
             }
             catch (ImageDecodeException e)
             {
@@ -290,18 +288,11 @@ internal sealed class BatchPipeline
             }
         }
 
-        private unsafe Span<float> Row(int slot)
-        {
-            Span<float> all = MemoryMarshal.Cast<byte, float>(Buffer.bytes);
-            return all.Slice(slot * _valuesPerImage, _valuesPerImage);
-        }
-
         /// <summary>Moves the good rows together (in order) and describes them; failed images are listed apart.</summary>
         public PreprocessedBatch Compact()
         {
             var succeeded = new List<ImageInput>(Count);
             var failures = new List<ImageFailure>();
-            Span<float> all = MemoryMarshal.Cast<byte, float>(Buffer.bytes);
             for (int i = 0; i < Count; i++)
             {
                 if (_errors[i] is { } error)
@@ -311,7 +302,9 @@ internal sealed class BatchPipeline
                 }
                 if (succeeded.Count != i)
                 {
-                    all.Slice(i * _valuesPerImage, _valuesPerImage).CopyTo(all.Slice(succeeded.Count * _valuesPerImage, _valuesPerImage));
+                    // Row by row through views: a whole buffer may exceed what one span can address (2 GiB).
+                    using Tensor from = Buffer[i], to = Buffer[succeeded.Count];
+                    to.copy_(from);
                 }
                 succeeded.Add(_inputs[i]);
             }

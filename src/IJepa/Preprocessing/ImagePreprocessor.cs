@@ -75,6 +75,7 @@ public sealed class ImagePreprocessor
     public PreprocessedBatch PreprocessBatch(IReadOnlyList<ImageInput> inputs, bool skipFailures = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
+        IJepaRuntime.EnsureInitialized();
         int count = inputs.Count;
         float[] values = new float[(long)count * ValuesPerImage is var n && n <= Array.MaxLength ? (int)n : throw new ArgumentException("batch too large", nameof(inputs))];
         var errors = new ImageDecodeException?[count];

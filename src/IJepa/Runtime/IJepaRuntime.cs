@@ -19,6 +19,7 @@ public static class IJepaRuntime
 
     private static readonly object Gate = new();
     private static bool _environmentApplied;
+    private static IJepaRuntimeException? _environmentError;
     private static string? _cudaLoadError;
 
     /// <summary>The folder <see cref="UseLibTorch"/> loaded libtorch from; null when libtorch comes from a package.</summary>
@@ -68,11 +69,20 @@ public static class IJepaRuntime
             }
             if (File.Exists(Path.Combine(full, LibraryFile("torch_cuda"))))
             {
-                // A CUDA libtorch that cannot load (no driver, missing CUDA libraries) still serves the CPU; the
-                // reason is kept for the error a CUDA device request will give.
+                // Where libtorch.so does not itself require the CUDA part, a CUDA part that cannot load (no driver,
+                // missing CUDA libraries) still leaves the CPU usable, and the reason is kept for the error a CUDA
+                // request gives. PyTorch's own builds link libtorch.so to libtorch_cuda.so: there loading fails
+                // below, and that error carries this reason.
                 _cudaLoadError = Load(full, "c10_cuda", required: false) ?? Load(full, "torch_cuda", required: false);
             }
-            Load(full, "torch", required: true);
+            try
+            {
+                Load(full, "torch", required: true);
+            }
+            catch (IJepaRuntimeException e) when (_cudaLoadError is { } cudaError)
+            {
+                throw new IJepaRuntimeException($"{e.Message} (its CUDA part failed first: {cudaError}; check nvidia-smi and the CUDA libraries PyTorch was installed with)", e);
+            }
             LibTorchDirectory = full;
         }
     }
@@ -90,7 +100,7 @@ public static class IJepaRuntime
         EnsureInitialized();
         string spec = device.Trim().ToLowerInvariant();
         Device cpu = LoadedCpu();
-        if (spec == "cpu")
+        if (spec is "cpu" or "cpu:0")
         {
             return cpu;
         }
@@ -132,17 +142,29 @@ public static class IJepaRuntime
     /// <summary>Applies <c>IJEPA_LIBTORCH</c> once, before the library's first use of TorchSharp.</summary>
     internal static void EnsureInitialized()
     {
+        // Under the lock: a second thread must not reach TorchSharp (and load the package's libtorch) while the
+        // first is still loading the folder; a failure is kept and thrown to every later caller, not skipped.
         lock (Gate)
         {
-            if (_environmentApplied)
+            if (!_environmentApplied)
             {
-                return;
+                _environmentApplied = true;
+                if (Environment.GetEnvironmentVariable(LibTorchEnvironmentVariable) is { Length: > 0 } directory)
+                {
+                    try
+                    {
+                        UseLibTorch(directory);
+                    }
+                    catch (IJepaRuntimeException e)
+                    {
+                        _environmentError = new IJepaRuntimeException($"{LibTorchEnvironmentVariable}={directory}: {e.Message}", e);
+                    }
+                }
             }
-            _environmentApplied = true;
-        }
-        if (Environment.GetEnvironmentVariable(LibTorchEnvironmentVariable) is { Length: > 0 } directory)
-        {
-            UseLibTorch(directory);
+            if (_environmentError is { } error)
+            {
+                throw error;
+            }
         }
     }
 
@@ -156,6 +178,11 @@ public static class IJepaRuntime
         {
             return $"the CUDA part of the libtorch in {LibTorchDirectory} cannot be loaded: {loadError}. " +
                 "Check the NVIDIA driver (nvidia-smi) and that the CUDA libraries this PyTorch was installed with are present.";
+        }
+        if (!OperatingSystem.IsLinux())
+        {
+            // Which libraries are loaded is only read on Linux; elsewhere say what is known.
+            return $"CUDA is not available to the libtorch in use: it is a CPU-only build, or it sees no GPU (check nvidia-smi and the driver). {fix}";
         }
         string? cudaPath = LoadedLibraryPath("torch_cuda");
         string where = LoadedLibraryPath("torch_cpu") is { } cpuPath ? $" (loaded from {Path.GetDirectoryName(cpuPath)})" : "";
