@@ -185,10 +185,10 @@ public static class IJepaRuntime
             return $"CUDA is not available to the libtorch in use: it is a CPU-only build, or it sees no GPU (check nvidia-smi and the driver). {fix}";
         }
         string? cudaPath = LoadedLibraryPath("torch_cuda");
-        string where = LoadedLibraryPath("torch_cpu") is { } cpuPath ? $" (loaded from {Path.GetDirectoryName(cpuPath)})" : "";
+        string? folder = LoadedLibraryPath("torch_cpu") is { } cpuPath ? Path.GetDirectoryName(cpuPath) : null;
+        string where = folder is null ? "" : $" (loaded from {folder})";
         if (cudaPath is null)
         {
-            string? folder = LoadedLibraryPath("torch_cpu") is { } cpu ? Path.GetDirectoryName(cpu) : null;
             if (folder is not null && File.Exists(Path.Combine(folder, LibraryFile("torch_cuda"))))
             {
                 return $"{Path.Combine(folder, LibraryFile("torch_cuda"))} exists but was not loaded (a CUDA library or the driver is missing; LD_DEBUG=libs shows which). {fix}";
