@@ -93,6 +93,10 @@ public sealed class IJepaEncoder : IDisposable
             {
                 preprocessing = preprocessing with { Decoding = decoding };
             }
+            if (options.Backend is PreprocessingBackend backend)
+            {
+                preprocessing = preprocessing with { Backend = backend };
+            }
             var preprocessor = new ImagePreprocessor(preprocessing);
             string id = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDirectory)));
             return new IJepaEncoder(model, preprocessor, options, id);

@@ -37,6 +37,12 @@ public sealed record IJepaEncoderOptions
     public PreprocessingOptions? Preprocessing { get; init; }
 
     /// <summary>
+    /// Replaces the backend of <see cref="Preprocessing"/> (or of the preset read from the model folder) when set:
+    /// <see cref="PreprocessingBackend.Pil"/> reproduces <c>ViTImageProcessorPil</c> instead of transformers 5's default.
+    /// </summary>
+    public PreprocessingBackend? Backend { get; init; }
+
+    /// <summary>
     /// Replaces the decoding of <see cref="Preprocessing"/> (or of the preset read from the model folder) when set;
     /// <see cref="ImageDecoding.NativeReduced"/> is the fast, not bit-exact decode of large JPEGs.
     /// </summary>

@@ -40,10 +40,10 @@ public class PillowFidelityTests
 
     internal static PreprocessingOptions Preset(string preset) => preset switch
     {
-        "bilinear_224" => new PreprocessingOptions { Filter = ResampleFilter.Bilinear },
-        "bicubic_224" => new PreprocessingOptions { Filter = ResampleFilter.Bicubic },
-        "bilinear_37x53" => new PreprocessingOptions { Height = 37, Width = 53, Filter = ResampleFilter.Bilinear },
-        "bicubic_37x53" => new PreprocessingOptions { Height = 37, Width = 53, Filter = ResampleFilter.Bicubic },
+        "bilinear_224" => new PreprocessingOptions { Backend = PreprocessingBackend.Pil, Filter = ResampleFilter.Bilinear },
+        "bicubic_224" => new PreprocessingOptions { Backend = PreprocessingBackend.Pil, Filter = ResampleFilter.Bicubic },
+        "bilinear_37x53" => new PreprocessingOptions { Backend = PreprocessingBackend.Pil, Height = 37, Width = 53, Filter = ResampleFilter.Bilinear },
+        "bicubic_37x53" => new PreprocessingOptions { Backend = PreprocessingBackend.Pil, Height = 37, Width = 53, Filter = ResampleFilter.Bicubic },
         "paper_224" => PreprocessingOptions.Paper(224),
         _ => throw new ArgumentOutOfRangeException(nameof(preset), preset, null),
     };

@@ -4,8 +4,8 @@ namespace IJepa.Preprocessing;
 
 /// <summary>
 /// Turns images into the encoder's normalized input, reproducing the Python pipelines pixel for pixel:
-/// decode (ImageSharp, with Pillow's mode conversions), resize (Pillow's resampling, exactly), crop,
-/// rescale and normalize. Thread-safe; one instance serves any number of threads.
+/// decode (Pillow's decoders or their equivalents, with Pillow's mode conversions), resize (torchvision's
+/// libtorch call or Pillow's resampling, exactly), crop, rescale and normalize. Thread-safe; one instance serves any number of threads.
 /// </summary>
 public sealed class ImagePreprocessor
 {
@@ -121,14 +121,14 @@ public sealed class ImagePreprocessor
     {
         if (Options.ResizeMode == ResizeMode.Stretch)
         {
-            return PillowResampler.Resize(image, Options.Width, Options.Height, Options.Filter);
+            return Resample(image, Options.Width, Options.Height);
         }
         // torchvision Resize(int): the shorter side to the target, the longer one truncated.
         int target = Options.ResizeShorterSide;
         (int width, int height) = image.Width <= image.Height
             ? (target, (int)((double)target * image.Height / image.Width))
             : ((int)((double)target * image.Width / image.Height), target);
-        RgbImage resized = PillowResampler.Resize(image, width, height, Options.Filter);
+        RgbImage resized = Resample(image, width, height);
         // torchvision CenterCrop: offsets rounded half to even, as Python's round().
         int top = (int)Math.Round((resized.Height - Options.Height) / 2.0, MidpointRounding.ToEven);
         int left = (int)Math.Round((resized.Width - Options.Width) / 2.0, MidpointRounding.ToEven);
@@ -139,6 +139,10 @@ public sealed class ImagePreprocessor
         }
         return cropped;
     }
+
+    private RgbImage Resample(RgbImage image, int width, int height) => Options.Backend == PreprocessingBackend.Torchvision
+        ? TorchvisionResampler.Resize(image, width, height, Options.Filter)
+        : PillowResampler.Resize(image, width, height, Options.Filter);
 
     private void Normalize(RgbImage image, Span<float> destination)
     {
@@ -164,12 +168,17 @@ public sealed class ImagePreprocessor
         {
             lookup[c] = new float[256];
             float mean = options.Mean[c], std = options.Std[c];
+            // torchvision's backend folds the rescale into mean and std: float32 tensors times the float64 1 / factor,
+            // which libtorch rounds to float32 before multiplying.
+            float fusedMean = mean * (float)(1.0 / options.RescaleFactor), fusedStd = std * (float)(1.0 / options.RescaleFactor);
             for (int v = 0; v < 256; v++)
             {
-                float scaled = options.Arithmetic == RescaleArithmetic.TransformersFloat64
-                    ? (float)(v * options.RescaleFactor)
-                    : v / divisor;
-                lookup[c][v] = (scaled - mean) / std;
+                lookup[c][v] = options.Arithmetic switch
+                {
+                    RescaleArithmetic.TransformersFloat64 => ((float)(v * options.RescaleFactor) - mean) / std,
+                    RescaleArithmetic.TorchvisionFloat32 => ((v / divisor) - mean) / std,
+                    _ => (v - fusedMean) / fusedStd,
+                };
             }
         }
         return lookup;

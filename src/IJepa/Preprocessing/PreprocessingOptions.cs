@@ -5,11 +5,13 @@ namespace IJepa.Preprocessing;
 
 /// <summary>
 /// Everything that turns an image into the model's normalized input. Use a preset —
-/// <see cref="FromHuggingFaceConfig"/> (what transformers does with the checkpoint's
+/// <see cref="FromHuggingFaceConfig(string)"/> (what transformers does with the checkpoint's
 /// preprocessor_config.json), <see cref="Paper"/> (timm/torchvision evaluation) — or set the fields.
 /// </summary>
 public sealed record PreprocessingOptions
 {
+    private readonly RescaleArithmetic? _arithmetic;
+
     /// <summary>
     /// Default pixel limit: 50 million, enough for a 48-megapixel photo. Pillow warns at 89.5 million, but
     /// a 16-bit image that size needs over 1 GB to decode here (ImageSharp's 64-bit pixels plus the 8-bit
@@ -35,8 +37,14 @@ public sealed record PreprocessingOptions
     /// <summary>With <see cref="ResizeMode.ShorterSideThenCenterCrop"/>: the shorter side's length before cropping.</summary>
     public int ResizeShorterSide { get; init; } = 248;
 
-    /// <summary>Resampling filter (Pillow semantics, antialiased when downscaling).</summary>
+    /// <summary>Resampling filter (Pillow's codes; antialiased when downscaling, as both backends do).</summary>
     public ResampleFilter Filter { get; init; } = ResampleFilter.Bilinear;
+
+    /// <summary>
+    /// Which Python pipeline to reproduce: <see cref="PreprocessingBackend.Torchvision"/> (default; transformers 5's
+    /// <c>ViTImageProcessor</c>) or <see cref="PreprocessingBackend.Pil"/> (<c>ViTImageProcessorPil</c>, transformers 4).
+    /// </summary>
+    public PreprocessingBackend Backend { get; init; } = PreprocessingBackend.Torchvision;
 
     /// <summary>Factor applied to 0–255 values (1/255 in every I-JEPA checkpoint).</summary>
     public double RescaleFactor { get; init; } = 1.0 / 255.0;
@@ -47,8 +55,15 @@ public sealed record PreprocessingOptions
     /// <summary>Per-channel standard deviation divided by after subtracting the mean (R, G, B).</summary>
     public IReadOnlyList<float> Std { get; init; } = [0.5f, 0.5f, 0.5f];
 
-    /// <summary>Rounding behaviour of the Python pipeline being reproduced.</summary>
-    public RescaleArithmetic Arithmetic { get; init; } = RescaleArithmetic.TransformersFloat64;
+    /// <summary>
+    /// Rounding behaviour of the Python pipeline being reproduced. Unless set, the one <see cref="Backend"/> implies:
+    /// <see cref="RescaleArithmetic.TorchvisionFused"/> for torchvision, <see cref="RescaleArithmetic.TransformersFloat64"/> for PIL.
+    /// </summary>
+    public RescaleArithmetic Arithmetic
+    {
+        get => _arithmetic ?? (Backend == PreprocessingBackend.Torchvision ? RescaleArithmetic.TorchvisionFused : RescaleArithmetic.TransformersFloat64);
+        init => _arithmetic = value;
+    }
 
     /// <summary>Images with more pixels than this are refused before decoding (decompression bombs).</summary>
     public long MaxPixels { get; init; } = DefaultMaxPixels;
@@ -71,15 +86,19 @@ public sealed record PreprocessingOptions
         ? (int)Math.Ceiling(ReducedDecodeGap * (ResizeMode == ResizeMode.ShorterSideThenCenterCrop ? ResizeShorterSide : Math.Max(Height, Width)))
         : 0;
 
-    /// <summary>The I-JEPA checkpoints' own preprocessing: bilinear to 224 × 224, mean = std = 0.5.</summary>
+    /// <summary>
+    /// The I-JEPA checkpoints' own preprocessing as transformers 5 runs it by default: bilinear to 224 × 224 through
+    /// torchvision, mean = std = 0.5.
+    /// </summary>
     public static PreprocessingOptions HuggingFaceDefault { get; } = new();
 
     /// <summary>
-    /// The paper's / timm's evaluation transform: shorter side to floor(size / 0.9) with bicubic, center
-    /// crop size × size, ImageNet mean and std, torchvision arithmetic.
+    /// The paper's / timm's evaluation transform on PIL images: shorter side to floor(size / 0.9) with bicubic,
+    /// center crop size × size, ImageNet mean and std, torchvision arithmetic.
     /// </summary>
     public static PreprocessingOptions Paper(int size = 224) => new()
     {
+        Backend = PreprocessingBackend.Pil,
         Height = size,
         Width = size,
         ResizeMode = ResizeMode.ShorterSideThenCenterCrop,
@@ -92,10 +111,19 @@ public sealed record PreprocessingOptions
 
     /// <summary>
     /// Reads a Hugging Face <c>preprocessor_config.json</c> (ViTImageProcessor fields: do_resize, size,
-    /// resample, do_rescale, rescale_factor, do_normalize, image_mean, image_std).
+    /// resample, do_rescale, rescale_factor, do_normalize, image_mean, image_std) the way transformers 5's default
+    /// processor uses it: the torchvision backend, or the PIL one where the filter is one torchvision's tensor resize
+    /// lacks (lanczos, box, hamming), since only the PIL processor can run those.
     /// </summary>
     /// <exception cref="IJepa.Checkpoints.IJepaCheckpointException">The file is unreadable or holds values this library cannot reproduce.</exception>
-    public static PreprocessingOptions FromHuggingFaceConfig(string path)
+    public static PreprocessingOptions FromHuggingFaceConfig(string path) => Read(path, backend: null);
+
+    /// <summary>Reads a Hugging Face <c>preprocessor_config.json</c> for the given backend.</summary>
+    /// <exception cref="IJepa.Checkpoints.IJepaCheckpointException">The file is unreadable or holds values this library cannot reproduce with that backend.</exception>
+    public static PreprocessingOptions FromHuggingFaceConfig(string path, PreprocessingBackend backend) => Read(path, backend);
+
+    // backend null: transformers 5's choice, torchvision unless the filter needs PIL.
+    private static PreprocessingOptions Read(string path, PreprocessingBackend? backend)
     {
         string fullPath = Path.GetFullPath(path);
         try
@@ -150,6 +178,10 @@ public sealed record PreprocessingOptions
             {
                 options = options with { Mean = [0f, 0f, 0f], Std = [1f, 1f, 1f] };
             }
+            options = options with
+            {
+                Backend = backend ?? (options.Filter is ResampleFilter.Bilinear or ResampleFilter.Bicubic ? PreprocessingBackend.Torchvision : PreprocessingBackend.Pil),
+            };
             if (problems.Count == 0)
             {
                 // Values each well-formed can still make an unusable whole (e.g. a zero std).
@@ -212,6 +244,18 @@ public sealed record PreprocessingOptions
         {
             problems.Add($"filter {Filter} is not supported");
         }
+        else if (Backend == PreprocessingBackend.Torchvision && Filter is not (ResampleFilter.Bilinear or ResampleFilter.Bicubic))
+        {
+            problems.Add($"torchvision resizes tensors with bilinear or bicubic only, not {Filter}; use Backend = Pil");
+        }
+        if (!Enum.IsDefined(Backend))
+        {
+            problems.Add($"Backend {Backend} is not supported");
+        }
+        if (!Enum.IsDefined(Arithmetic))
+        {
+            problems.Add($"Arithmetic {Arithmetic} is not supported");
+        }
         return problems;
     }
 
@@ -242,6 +286,6 @@ public sealed record PreprocessingOptions
 
     /// <inheritdoc />
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{ResizeMode} {Height}x{Width} {Filter}, mean [{string.Join(", ", Mean)}], std [{string.Join(", ", Std)}]")
+        $"{Backend} {ResizeMode} {Height}x{Width} {Filter}, mean [{string.Join(", ", Mean)}], std [{string.Join(", ", Std)}]")
         + (Decoding == ImageDecoding.NativeReduced ? string.Create(CultureInfo.InvariantCulture, $", reduced JPEG decode (gap {ReducedDecodeGap})") : "");
 }

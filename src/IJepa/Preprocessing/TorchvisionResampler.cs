@@ -1,0 +1,49 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace IJepa.Preprocessing;
+
+/// <summary>
+/// torchvision's tensor resize (<c>torchvision.transforms.v2.functional.resize</c>, antialias on) for uint8 RGB
+/// images on the CPU. torchvision hands bicubic uint8 images straight to libtorch's antialiased uint8 kernel, and
+/// bilinear ones too where libtorch runs its AVX2 kernels (the common x86 build); that kernel works in fixed point
+/// with int16 weights, which is why its output differs from Pillow's by a level here and there. Calling the same
+/// libtorch function gives the same bytes; a port would have to track its rounding release by release.
+/// </summary>
+internal static class TorchvisionResampler
+{
+    public static RgbImage Resize(RgbImage source, int width, int height, ResampleFilter filter)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
+        if (width == source.Width && height == source.Height)
+        {
+            return source; // torchvision returns the tensor untouched
+        }
+        InterpolationMode mode = filter switch
+        {
+            ResampleFilter.Bilinear => InterpolationMode.Bilinear,
+            ResampleFilter.Bicubic => InterpolationMode.Bicubic,
+            _ => throw new NotSupportedException($"torchvision resizes tensors with bilinear or bicubic only, not {filter}"),
+        };
+        IJepaRuntime.EnsureInitialized();
+        RgbImage result = RgbImage.Rent(width, height);
+        try
+        {
+            // The interleaved pixels viewed as channels-last NCHW: libtorch's uint8 kernels take either layout
+            // and give the same bytes, and a channels-last output reads back as interleaved RGB without a transpose.
+            using Tensor interleaved = empty([1, source.Height, source.Width, 3], ScalarType.Byte);
+            source.Data.CopyTo(interleaved.bytes);
+            using Tensor input = interleaved.permute(0, 3, 1, 2);
+            using Tensor output = nn.functional.interpolate(input, [height, width], mode: mode, align_corners: false, antialias: true);
+            using Tensor packed = output.permute(0, 2, 3, 1).contiguous();
+            packed.bytes.CopyTo(result.Data);
+            return result;
+        }
+        catch
+        {
+            result.Release();
+            throw;
+        }
+    }
+}
