@@ -178,9 +178,9 @@ internal static class SpeedBenchmark
     }
 
     /// <summary>Images/s for decode + resize + normalize of 64 copies of <paramref name="image"/>, all cores, median.</summary>
-    public static double PreprocessRate(string image, int repeats)
+    public static double PreprocessRate(string image, int repeats, PreprocessingBackend backend = PreprocessingBackend.Torchvision)
     {
-        var preprocessor = new ImagePreprocessor(PreprocessingOptions.HuggingFaceDefault);
+        var preprocessor = new ImagePreprocessor(PreprocessingOptions.HuggingFaceDefault with { Backend = backend });
         byte[] bytes = File.ReadAllBytes(image);
         ImageInput[] inputs = Enumerable.Range(0, 64).Select(i => ImageInput.FromBytes(bytes, $"copy {i}")).ToArray();
         double seconds = ComputeBenchmark.Median(repeats, () =>

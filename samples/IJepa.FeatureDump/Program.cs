@@ -26,7 +26,7 @@ const string Usage = """
 var positional = new List<string>();
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 var flags = new HashSet<string>(StringComparer.Ordinal);
-string[] valued = ["--model", "--out", "--batch", "--device", "--dtype", "--threads", "--preset", "--sha256", "--make-demo-model", "--libtorch", "--workers"];
+string[] valued = ["--model", "--out", "--batch", "--device", "--dtype", "--threads", "--preset", "--sha256", "--make-demo-model", "--libtorch", "--workers", "--backend"];
 for (int i = 0; i < args.Length; i++)
 {
     if (valued.Contains(args[i]))
@@ -119,6 +119,7 @@ try
         IncludePatches = patches,
         Workers = RuntimeArguments.Workers(options.GetValueOrDefault("--workers")),
         Decoding = RuntimeArguments.Decoding(flags.Contains("--fast-decode")),
+        Backend = RuntimeArguments.Backend(options.GetValueOrDefault("--backend")),
         ExpectedSha256 = options.TryGetValue("--sha256", out string? sha) ? new Dictionary<string, string> { ["model.safetensors"] = sha } : null,
     };
 }

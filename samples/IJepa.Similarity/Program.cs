@@ -20,7 +20,7 @@ var positional = new List<string>();
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 for (int i = 0; i < args.Length; i++)
 {
-    if (args[i] is "--model" or "-k" or "--index" or "--batch" or "--threads" or "--device" or "--libtorch" or "--workers")
+    if (args[i] is "--model" or "-k" or "--index" or "--batch" or "--threads" or "--device" or "--libtorch" or "--workers" or "--backend")
     {
         if (i + 1 >= args.Length)
         {
@@ -66,9 +66,11 @@ if (options.TryGetValue("--threads", out string? t))
 }
 
 int? workers;
+PreprocessingBackend? backend;
 try
 {
     workers = RuntimeArguments.Workers(options.GetValueOrDefault("--workers"));
+    backend = RuntimeArguments.Backend(options.GetValueOrDefault("--backend"));
 }
 catch (FormatException e)
 {
@@ -98,10 +100,11 @@ try
         Device = options.GetValueOrDefault("--device") ?? "cpu",
         Workers = workers,
         Decoding = RuntimeArguments.Decoding(options.ContainsKey("--fast-decode")),
+        Backend = backend,
     });
 
-    // Fast-decode embeddings differ slightly from exact ones: an index holds one kind only.
-    string indexModel = encoder.Preprocessor.Options.Decoding == ImageDecoding.NativeReduced ? encoder.ModelId + " (fast decode)" : encoder.ModelId;
+    // Embeddings made with another backend or the fast decode differ slightly: an index holds one preprocessing only.
+    string indexModel = $"{encoder.ModelId} | {encoder.Preprocessor.Options}";
     EmbeddingIndex? saved = indexPath is null ? null : EmbeddingIndex.TryLoad(indexPath, indexModel, encoder.Dimension);
     Dictionary<string, IndexEntry> reusable = (saved?.Entries ?? []).Where(EmbeddingIndex.IsCurrent).ToDictionary(e => e.Path, StringComparer.Ordinal);
     var entries = new List<IndexEntry>(folderFiles.Count);

@@ -1,3 +1,4 @@
+using IJepa.Preprocessing;
 using TorchSharp;
 
 namespace IJepa.Tests;
@@ -31,5 +32,27 @@ public class LeakTests
             using IJepaModelOutput output = model.Forward(other, new IJepaForwardOptions { InterpolatePosEncoding = true });
         }
         Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
+    public void The_torchvision_resize_leaves_no_live_tensors_and_native_memory_flat()
+    {
+        // Each resize makes libtorch tensors from pooled managed buffers: 300 photos must not grow either side.
+        var preprocessor = new ImagePreprocessor(PreprocessingOptions.HuggingFaceDefault);
+        var photo = ImageInput.FromFile(Path.Combine(AppContext.BaseDirectory, "images", "input", "photo_flower_1024x768.jpg"));
+        float[] values = new float[preprocessor.ValuesPerImage];
+        for (int i = 0; i < 20; i++)
+        {
+            preprocessor.Preprocess(photo, values);
+        }
+        long baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        long rssBefore = Environment.WorkingSet;
+        for (int i = 0; i < 300; i++)
+        {
+            preprocessor.Preprocess(photo, values);
+        }
+        Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        // 300 leaked 2.4 MB inputs would be 700 MB; allow allocator noise only.
+        Assert.True(Environment.WorkingSet - rssBefore < 64L * 1024 * 1024, $"RSS grew {(Environment.WorkingSet - rssBefore) / 1e6:F0} MB over 300 images");
     }
 }

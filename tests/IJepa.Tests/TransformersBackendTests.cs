@@ -7,19 +7,24 @@ using SixLabors.ImageSharp.PixelFormats;
 namespace IJepa.Tests;
 
 /// <summary>
-/// Preprocessing against transformers 5.17's two image processors (tests/reference/transformers5/derive.py):
-/// every float32 value of every one of the 27 inputs, in all six cases, must be the one Python returned.
-/// The reference is stored as SHA-256 digests of Python's float32 rows, so equality is bit-exactness.
+/// Preprocessing against transformers 5.17's two image processors (tests/reference/transformers5/derive.py): every
+/// float32 value of every one of the 27 inputs, in all six cases, must be the one Python returned (the reference
+/// holds SHA-256 digests of Python's float32 rows, so equality is bit-exactness). torchvision's float route
+/// (torchvision_float.py, run by torch 1.13) cannot be bit-exact across PyTorch releases, whose float kernels round
+/// differently in the last bits: there most images must match exactly and the rest stay within a few levels in sum.
 /// </summary>
 public class TransformersBackendTests
 {
-    private static readonly Lazy<JsonDocument> Reference = new(() =>
-        JsonDocument.Parse(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "transformers5", "hf5_reference.json"))));
+    private static readonly Lazy<(JsonElement Case, bool Exact)[]> Reference = new(() =>
+        new[] { "hf5_reference.json", "torchvision_float_reference.json" }
+            .Select(f => JsonDocument.Parse(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "transformers5", f))).RootElement)
+            .SelectMany(root => root.GetProperty("cases").EnumerateArray().Select(c => (c, root.GetProperty("exact").GetBoolean())))
+            .ToArray());
 
     public static TheoryData<string> Cases()
     {
         var data = new TheoryData<string>();
-        foreach (JsonElement c in Reference.Value.RootElement.GetProperty("cases").EnumerateArray())
+        foreach ((JsonElement c, _) in Reference.Value)
         {
             data.Add(c.GetProperty("name").GetString()!);
         }
@@ -28,9 +33,9 @@ public class TransformersBackendTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Every_value_equals_transformers_output(string caseName)
+    public void Every_value_equals_python_output(string caseName)
     {
-        JsonElement c = Reference.Value.RootElement.GetProperty("cases").EnumerateArray().Single(e => e.GetProperty("name").GetString() == caseName);
+        (JsonElement c, bool exact) = Reference.Value.Single(e => e.Case.GetProperty("name").GetString() == caseName);
         var options = new PreprocessingOptions
         {
             Backend = Enum.Parse<PreprocessingBackend>(c.GetProperty("backend").GetString()!),
@@ -40,7 +45,7 @@ public class TransformersBackendTests
         };
         var preprocessor = new ImagePreprocessor(options);
         var failures = new List<string>();
-        int images = 0;
+        int images = 0, farOff = 0;
         foreach (JsonElement image in c.GetProperty("images").EnumerateArray())
         {
             string file = image.GetProperty("file").GetString()!;
@@ -57,12 +62,24 @@ public class TransformersBackendTests
             long[] sums = [.. Enumerable.Range(0, 3).Select(ch => levels.Skip(ch * levels.Length / 3).Take(levels.Length / 3).Sum(b => (long)b))];
             long[] expected = [.. image.GetProperty("channel_sums").EnumerateArray().Select(e => e.GetInt64())];
             bool samePixels = Convert.ToHexStringLower(SHA256.HashData(levels)) == image.GetProperty("uint8_sha256").GetString();
+            if (sums.Zip(expected).Any(p => Math.Abs(p.First - p.Second) > 8))
+            {
+                farOff++;
+            }
             failures.Add(samePixels
                 ? $"{file}: same 8-bit pixels, different float32 rounding"
                 : $"{file}: different 8-bit pixels (channel sums {string.Join(",", sums)}, Python {string.Join(",", expected)})");
         }
         Assert.Equal(27, images);
-        Assert.True(failures.Count == 0, $"{failures.Count} of {images} images differ from transformers:\n" + string.Join("\n", failures));
+        if (exact)
+        {
+            Assert.True(failures.Count == 0, $"{failures.Count} of {images} images differ from Python:\n" + string.Join("\n", failures));
+        }
+        else
+        {
+            // Measured with libtorch 2.10 against torch 1.13: 2, 5 and 0 of 27 images differ, by at most 5 in a channel's sum.
+            Assert.True(failures.Count <= 6 && farOff == 0, $"{failures.Count} of {images} images differ from torch 1.13's float route, {farOff} by more than 8 levels in a channel's sum:\n" + string.Join("\n", failures));
+        }
     }
 
     [Fact]

@@ -140,9 +140,9 @@ public sealed class ImagePreprocessor
         return cropped;
     }
 
-    private RgbImage Resample(RgbImage image, int width, int height) => Options.Backend == PreprocessingBackend.Torchvision
-        ? TorchvisionResampler.Resize(image, width, height, Options.Filter)
-        : PillowResampler.Resize(image, width, height, Options.Filter);
+    private RgbImage Resample(RgbImage image, int width, int height) => Options.Backend == PreprocessingBackend.Pil
+        ? PillowResampler.Resize(image, width, height, Options.Filter)
+        : TorchvisionResampler.Resize(image, width, height, Options.Filter, throughFloat: Options.Backend == PreprocessingBackend.TorchvisionFloat);
 
     private void Normalize(RgbImage image, Span<float> destination)
     {

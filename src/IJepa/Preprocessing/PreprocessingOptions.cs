@@ -61,7 +61,7 @@ public sealed record PreprocessingOptions
     /// </summary>
     public RescaleArithmetic Arithmetic
     {
-        get => _arithmetic ?? (Backend == PreprocessingBackend.Torchvision ? RescaleArithmetic.TorchvisionFused : RescaleArithmetic.TransformersFloat64);
+        get => _arithmetic ?? (Backend == PreprocessingBackend.Pil ? RescaleArithmetic.TransformersFloat64 : RescaleArithmetic.TorchvisionFused);
         init => _arithmetic = value;
     }
 
@@ -244,7 +244,7 @@ public sealed record PreprocessingOptions
         {
             problems.Add($"filter {Filter} is not supported");
         }
-        else if (Backend == PreprocessingBackend.Torchvision && Filter is not (ResampleFilter.Bilinear or ResampleFilter.Bicubic))
+        else if (Backend != PreprocessingBackend.Pil && Filter is not (ResampleFilter.Bilinear or ResampleFilter.Bicubic))
         {
             problems.Add($"torchvision resizes tensors with bilinear or bicubic only, not {Filter}; use Backend = Pil");
         }

@@ -12,7 +12,8 @@ namespace IJepa.Preprocessing;
 /// </summary>
 internal static class TorchvisionResampler
 {
-    public static RgbImage Resize(RgbImage source, int width, int height, ResampleFilter filter)
+    // throughFloat: torchvision's other route, uint8 → float32 → interpolate → (clamp for bicubic) → round → uint8.
+    public static RgbImage Resize(RgbImage source, int width, int height, ResampleFilter filter, bool throughFloat = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(height, 1);
@@ -35,8 +36,9 @@ internal static class TorchvisionResampler
             using Tensor interleaved = empty([1, source.Height, source.Width, 3], ScalarType.Byte);
             source.Data.CopyTo(interleaved.bytes);
             using Tensor input = interleaved.permute(0, 3, 1, 2);
-            using Tensor output = nn.functional.interpolate(input, [height, width], mode: mode, align_corners: false, antialias: true);
-            using Tensor packed = output.permute(0, 2, 3, 1).contiguous();
+            using Tensor output = throughFloat ? ThroughFloat(input, height, width, mode) : nn.functional.interpolate(input, [height, width], mode: mode, align_corners: false, antialias: true);
+            using Tensor channelsLast = output.permute(0, 2, 3, 1);
+            using Tensor packed = channelsLast.contiguous();
             packed.bytes.CopyTo(result.Data);
             return result;
         }
@@ -45,5 +47,18 @@ internal static class TorchvisionResampler
             result.Release();
             throw;
         }
+    }
+
+    private static Tensor ThroughFloat(Tensor input, int height, int width, InterpolationMode mode)
+    {
+        using Tensor floats = input.to(ScalarType.Float32);
+        using Tensor resized = nn.functional.interpolate(floats, [height, width], mode: mode, align_corners: false, antialias: true);
+        // In-place, as torchvision does; both return the receiver itself.
+        if (mode == InterpolationMode.Bicubic)
+        {
+            _ = resized.clamp_(0, 255);
+        }
+        _ = resized.round_();
+        return resized.to(ScalarType.Byte);
     }
 }
