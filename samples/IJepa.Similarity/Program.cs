@@ -165,7 +165,8 @@ try
             Console.Error.WriteLine($"query failed: {e.Message}");
             continue;
         }
-        Console.WriteLine($"query {query}");
+        // Matches print relative to the working directory; so does the query, however it was given.
+        Console.WriteLine($"query {Path.GetRelativePath(Environment.CurrentDirectory, Path.GetFullPath(query))}");
         int rank = 0;
         foreach ((IndexEntry entry, float score) in index.Nearest(embedding.Pooled, k))
         {

@@ -69,6 +69,29 @@ public class SampleTests
     }
 
     [Fact]
+    public void FeatureDump_backend_pil_gives_the_pil_processors_features()
+    {
+        using TempFolder outDir = TestData.NewFolder();
+        string[] photos = [Image("photo_flower.png"), Image("photo_ladybird.jpg")];
+        DotnetCli.Result run = FeatureDump(outDir.Path, ["--model", Model, "--backend", "pil", "--out", "pil.npy", .. photos]);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        byte[] npy = File.ReadAllBytes(outDir.File("pil.npy"));
+        int start = 10 + BitConverter.ToUInt16(npy, 8);
+        float[] dumped = new float[2 * 48];
+        Buffer.BlockCopy(npy, start, dumped, 0, dumped.Length * 4);
+
+        using IJepaEncoder pil = IJepaEncoder.Load(Model, new IJepaEncoderOptions { Backend = PreprocessingBackend.Pil });
+        using IJepaEncoder torchvision = IJepaEncoder.Load(Model);
+        for (int i = 0; i < 2; i++)
+        {
+            float[] row = dumped[(i * 48)..((i + 1) * 48)];
+            AssertClose(pil.Encode(photos[i]).Pooled, row);
+            // The two processors resize a few pixels differently, so the features must differ too.
+            Assert.NotEqual(torchvision.Encode(photos[i]).Pooled, row);
+        }
+    }
+
+    [Fact]
     public void FeatureDump_writes_npy_and_jsonl()
     {
         using TempFolder images = ImageFolder();
@@ -146,6 +169,7 @@ public class SampleTests
             ["--bogus", "x.png"],
             ["--out", "f.csv", Image("photo_flower.png")],
             ["--dtype", "int8", Image("photo_flower.png")],
+            ["--backend", "opencv", Image("photo_flower.png")],
             [outDir.File("missing.png")],
         })
         {
@@ -251,6 +275,10 @@ public class SampleTests
         Assert.Matches(@"^\s+1\.\s+1\.0000\s+.*a\.png$", lines[query + 1]);
         Assert.Matches(@"^\s+2\.\s+0\.\d{4}\s+", lines[query + 2]);
         Assert.False(lines[query + 3].StartsWith("   3.", StringComparison.Ordinal));
+        // The query (given as an absolute path) and its matches print the same way: relative to the working directory.
+        string queryPath = lines[query]["query ".Length..];
+        Assert.False(Path.IsPathRooted(queryPath), lines[query]);
+        Assert.EndsWith("  " + queryPath, lines[query + 1], StringComparison.Ordinal);
 
         using IJepaEncoder encoder = IJepaEncoder.Load(Model, new IJepaEncoderOptions { BatchSize = 8 });
         float[] a = encoder.Encode(images.File("a.png")).Pooled;
@@ -260,6 +288,11 @@ public class SampleTests
 
         DotnetCli.Result second = Similarity(work.Path, "--model", Model, "-k", "2", "--index", "index.json", images.Path, images.File("a.png"));
         Assert.Contains("index: 3 images (0 encoded, 3 reused, 1 skipped)", second.Output, StringComparison.Ordinal);
+
+        // Another Python pipeline gives other embeddings: the index is not reused across backends.
+        DotnetCli.Result pil = Similarity(work.Path, "--model", Model, "-k", "2", "--backend", "pil", "--index", "index.json", images.Path, images.File("a.png"));
+        Assert.Contains("index: 3 images (3 encoded, 0 reused, 1 skipped)", pil.Output, StringComparison.Ordinal);
+        Assert.Equal(2, Similarity(work.Path, "--backend", "opencv", images.Path, images.File("a.png")).ExitCode);
     }
 
     private static void AssertClose(float[] expected, float[] actual)
