@@ -2,11 +2,15 @@ namespace IJepa.Tests;
 
 /// <summary>
 /// The encoder against float64 outputs of the independent numpy implementation in
-/// tests/reference/generate.py. Tolerance (issue 2): max |Δ| ≤ 1e-4 × max |reference|.
+/// tests/reference/generate.py. Two bars: README's contract, max |Δ| ≤ 1e-4 × max |reference|, and one sized to
+/// what float32 actually achieves (at most 9.1e-7 measured over every case and tensor, bar 1e-5: 11× margin),
+/// so that a wrong eps, GELU, norm or weight layout fails even where its effect is far below the contract.
 /// </summary>
 public class ReferenceTests
 {
     private const double Tolerance = 1e-4;
+
+    private const double MeasuredBar = 1e-5;
 
     [Theory]
     [InlineData("ijepa_tiny_p14", "batch3")]
@@ -14,6 +18,7 @@ public class ReferenceTests
     [InlineData("ijepa_tiny_p14", "interpolated_60x75")]
     [InlineData("ijepa_tiny_p14_f16", "batch3")]
     [InlineData("ijepa_tiny_p16_sharded", "batch2")]
+    [InlineData("ijepa_tiny_p14_eps", "batch2")]
     public void Float32_matches_the_reference(string model, string caseName)
     {
         string expected = TestData.Reference(model, $"expected_{caseName}.safetensors");
@@ -110,5 +115,6 @@ public class ReferenceTests
         double maxError = difference.max().item<double>();
         double scale = reference.abs().max().item<double>();
         Assert.True(maxError <= Tolerance * scale, $"{name}: max |Δ| = {maxError:E3}, allowed {Tolerance * scale:E3} (max |ref| = {scale:G4})");
+        Assert.True(maxError <= MeasuredBar * scale, $"{name}: max |Δ| / max |ref| = {maxError / scale:E3}, within the 1e-4 contract but above the 1e-5 that float32 achieves everywhere else");
     }
 }

@@ -13,7 +13,7 @@ align_corners = False), as HF's `interpolate_pos_encoding` does.
 
 Run with Debian's python3-numpy (python3-torch, if present, cross-checks the bicubic resampler):
     /usr/bin/python3 tests/reference/generate.py
-Deterministic: the same numpy version writes the same bytes.
+Deterministic: the same numpy and BLAS write the same bytes (another BLAS moves the float64 outputs by ~1e-15).
 """
 import json
 import math
@@ -290,6 +290,16 @@ def main():
     write_checkpoint(folder, p16, w, "BF16", shards=3)
     wbf = {k: as_f64("BF16", v) for k, v in w.items()}
     write_case(folder, "batch2", p16, wbf, rng.standard_normal((2, 3, 96, 96)).astype(np.float32))
+
+    # A large layer_norm_eps, so that a loader ignoring it (or a norm using another) moves outputs by ~1e-2, not ~1e-7.
+    # Its own generator, so that adding it left every file above byte-identical.
+    eps = {"image_size": 42, "patch_size": 14, "num_channels": 3, "hidden_size": 24, "num_hidden_layers": 4,
+           "num_attention_heads": 4, "intermediate_size": 40, "layer_norm_eps": 0.05}
+    rng = np.random.default_rng(20261130)
+    w = random_weights(eps, rng)
+    folder = os.path.join(OUT, "ijepa_tiny_p14_eps")
+    write_checkpoint(folder, eps, w, "F32", shards=1)
+    write_case(folder, "batch2", eps, {k: as_f64("F32", v) for k, v in w.items()}, rng.standard_normal((2, 3, 42, 42)).astype(np.float32))
     print("wrote", OUT)
 
 
