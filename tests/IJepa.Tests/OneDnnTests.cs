@@ -98,8 +98,12 @@ public class OneDnnTests
 
         using Tensor againstPlain = nn.functional.cosine_similarity(packedLast, plainLast, -1);
         using Tensor againstReference = nn.functional.cosine_similarity(packedLast, reference, -1);
+        using Tensor plainAgainstReference = nn.functional.cosine_similarity(plainLast, reference, -1);
         Assert.True(againstPlain.min().item<double>() > 0.9999, $"per-patch cosine to unpacked {againstPlain.min().item<double>()}");
-        Assert.True(againstReference.min().item<double>() > 0.99, $"per-patch cosine to reference {againstReference.min().item<double>()}");
+        // Where packing does not apply (no bfloat16 oneDNN) the two runs are the same route: the reference is what
+        // tells a working bfloat16 model here; README's per-patch bar is 0.995.
+        Assert.True(againstReference.min().item<double>() >= 0.995, $"per-patch cosine to reference {againstReference.min().item<double>()}");
+        Assert.True(plainAgainstReference.min().item<double>() >= 0.995, $"unpacked per-patch cosine to reference {plainAgainstReference.min().item<double>()}");
     }
 
     [Fact]

@@ -98,7 +98,12 @@ public class ReferenceTests
         using Tensor reference = TestData.ReadTensor(expected, "pooled");
         using Tensor ours = output.Pooled.to(ScalarType.Float64);
         using Tensor cosine = nn.functional.cosine_similarity(ours, reference, 1);
-        Assert.True(cosine.min().item<double>() > 0.99, $"pooled cosine {cosine.min().item<double>()}");
+        // README's bars for reduced precision: pooled cosine ≥ 0.999, per-patch ≥ 0.995.
+        Assert.True(cosine.min().item<double>() >= 0.999, $"pooled cosine {cosine.min().item<double>()}");
+        using Tensor patches = TestData.ReadTensor(expected, "last_hidden_state");
+        using Tensor ourPatches = output.LastHiddenState.to(ScalarType.Float64);
+        using Tensor perPatch = nn.functional.cosine_similarity(ourPatches, patches, -1);
+        Assert.True(perPatch.min().item<double>() >= 0.995, $"per-patch cosine {perPatch.min().item<double>()}");
     }
 
     private static void AssertClose(string expectedFile, string name, Tensor actual)
