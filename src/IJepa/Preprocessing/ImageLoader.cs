@@ -97,6 +97,12 @@ internal static class ImageLoader
                 return null;
             }
 
+            if (StartsWithGif(seekable))
+            {
+                native = PillowGif.Decode(ReadRest(seekable), source, maxPixels);
+                return null;
+            }
+
             BmpHeaderGuard.Check(seekable, source);
             IImageInfo? info;
             IImageFormat? format;
@@ -150,6 +156,28 @@ internal static class ImageLoader
         {
             buffered?.Dispose();
         }
+    }
+
+    private static bool StartsWithGif(Stream stream)
+    {
+        Span<byte> head = stackalloc byte[6];
+        long start = stream.Position;
+        int read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        stream.Position = start;
+        return PillowGif.Handles(head[..read]);
+    }
+
+    /// <summary>The rest of a seekable stream, for the decoders that judge a file as a whole.</summary>
+    internal static byte[] ReadRest(Stream stream)
+    {
+        long length = stream.Length - stream.Position;
+        if (length > Array.MaxLength)
+        {
+            throw new ImageDecodeException("stream", $"the file is too large to decode ({length:N0} bytes)");
+        }
+        byte[] bytes = new byte[length];
+        stream.ReadExactly(bytes);
+        return bytes;
     }
 
     private static ImageDecodeException Wrap(string source, Exception e) => e switch
