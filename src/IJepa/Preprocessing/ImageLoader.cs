@@ -97,13 +97,18 @@ internal static class ImageLoader
                 return null;
             }
 
-            if (StartsWithGif(seekable))
+            if (StartsWith(seekable, PillowGif.Handles))
             {
                 native = PillowGif.Decode(ReadRest(seekable), source, maxPixels);
                 return null;
             }
 
             BmpHeaderGuard.Check(seekable, source);
+            if (StartsWith(seekable, PillowBmp.Handles))
+            {
+                native = PillowBmp.Decode(ReadRest(seekable), source, maxPixels);
+                return null;
+            }
             IImageInfo? info;
             IImageFormat? format;
             try
@@ -158,13 +163,15 @@ internal static class ImageLoader
         }
     }
 
-    private static bool StartsWithGif(Stream stream)
+    private delegate bool HeadTest(ReadOnlySpan<byte> head);
+
+    private static bool StartsWith(Stream stream, HeadTest test)
     {
-        Span<byte> head = stackalloc byte[6];
+        Span<byte> head = stackalloc byte[16];
         long start = stream.Position;
         int read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         stream.Position = start;
-        return PillowGif.Handles(head[..read]);
+        return test(head[..read]);
     }
 
     /// <summary>The rest of a seekable stream, for the decoders that judge a file as a whole.</summary>
