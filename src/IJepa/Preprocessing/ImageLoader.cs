@@ -130,6 +130,11 @@ internal static class ImageLoader
             {
                 PngInterlaceGuard.Check(seekable, source);
             }
+            else if (format is TiffFormat && StartsWith(seekable, TiffStripGuard.Handles))
+            {
+                TiffStripGuard.Check(ReadRest(seekable), source);
+                seekable.Position = start;
+            }
 
             Image image;
             try
