@@ -103,6 +103,21 @@ internal static class ImageLoader
                 return null;
             }
 
+            if (StartsWith(seekable, PngStreamGuard.Handles))
+            {
+                byte[] original = ReadRest(seekable);
+                byte[] png = PngStreamGuard.Check(original, source);
+                seekable.Position = start;
+                if (!ReferenceEquals(png, original))
+                {
+                    // CRCs Pillow does not check, recomputed so that ImageSharp reads what Pillow reads.
+                    buffered?.Dispose();
+                    buffered = new MemoryStream(png, writable: false);
+                    seekable = buffered;
+                    start = 0;
+                }
+            }
+
             BmpHeaderGuard.Check(seekable, source);
             if (StartsWith(seekable, PillowBmp.Handles))
             {
