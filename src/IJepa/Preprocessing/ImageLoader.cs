@@ -106,7 +106,7 @@ internal static class ImageLoader
             if (StartsWith(seekable, PngStreamGuard.Handles))
             {
                 byte[] original = ReadRest(seekable);
-                byte[] png = PngStreamGuard.Check(original, source);
+                byte[] png = PngStreamGuard.Check(original, source, maxPixels);
                 seekable.Position = start;
                 if (!ReferenceEquals(png, original))
                 {

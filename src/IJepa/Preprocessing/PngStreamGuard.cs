@@ -18,7 +18,7 @@ internal static class PngStreamGuard
     public static bool Handles(ReadOnlySpan<byte> head) => head.Length >= 8 && head[..8].SequenceEqual(Signature);
 
     /// <summary>Throws where Pillow refuses the file; returns the bytes ImageSharp should decode (CRCs repaired if needed).</summary>
-    public static byte[] Check(byte[] file, string source)
+    public static byte[] Check(byte[] file, string source, long maxPixels)
     {
         if (file.Length < 8 || !file.AsSpan(0, 8).SequenceEqual(Signature))
         {
@@ -69,6 +69,8 @@ internal static class PngStreamGuard
                 colorType = data[9];
                 interlace = data[12];
                 header = true;
+                // Before any row buffer exists: a bomb is refused as such, not inflated.
+                ImageLoader.CheckSize(width, height, source, maxPixels);
             }
             p += 12 + (int)length;
         }

@@ -10,7 +10,7 @@ Image.open(path) -> ImageOps.exif_transpose -> convert("RGB"), with LOAD_TRUNCAT
         writes the full corpus (every file and verdicts.json) for measurement with
         dotnet run --project tests/IJepa.Fuzz -c Release -- pillow --corpus /tmp/damaged-corpus
     /usr/bin/python3 tests/reference/damaged/generate_damaged.py --commit
-        also rewrites the committed subset: tests/reference/damaged/cases/* and verdicts.json
+        also rewrites the committed subset: tests/reference/damaged/cases/ (files and verdicts.json)
 
 Everything is seeded: the same Pillow gives the same corpus and verdicts.
 """
@@ -785,7 +785,7 @@ def committed_subset(cases):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default="/tmp/damaged-corpus")
-    ap.add_argument("--commit", action="store_true", help="rewrite tests/reference/damaged/cases and verdicts.json")
+    ap.add_argument("--commit", action="store_true", help="rewrite tests/reference/damaged/cases (files and verdicts.json)")
     args = ap.parse_args()
     cases = build(args.corpus)
     with open(os.path.join(args.corpus, "verdicts.json"), "w") as f:
@@ -806,7 +806,7 @@ def main():
         for c in subset:
             with open(os.path.join(args.corpus, c["file"]), "rb") as src, open(os.path.join(target, c["file"]), "wb") as dst:
                 dst.write(src.read())
-        with open(os.path.join(HERE, "verdicts.json"), "w") as f:
+        with open(os.path.join(target, "verdicts.json"), "w") as f:
             json.dump({"pillow": PIL.__version__, "generator": "tests/reference/damaged/generate_damaged.py",
                        "cases": [strip(c, with_pixels=c["format"] in ("jpeg", "webp")) for c in subset]}, f, indent=1)
         print(f"committed subset: {len(subset)} files")
