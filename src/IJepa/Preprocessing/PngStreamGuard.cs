@@ -230,7 +230,7 @@ internal static class PngStreamGuard
             complete = true;
             return null;
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
             return $"broken data stream when reading image file (the PNG's zlib data: {e.Message})";
         }

@@ -190,7 +190,7 @@ internal static class TiffStripGuard
             int got = inflate.ReadAtLeast(output, need, throwOnEndOfStream: false);
             return got < need ? $"Deflate data ends after {got:N0} of {need:N0} bytes" : null;
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
             return $"Deflate decoding error ({e.Message})";
         }
