@@ -8,6 +8,8 @@ using IJepa.Fuzz;
 //   dotnet run --project tests/IJepa.Fuzz -c Release -- run [--formats png,jpeg,...] [--count 10000] [--seed 1] [--out DIR]
 //   dotnet run --project tests/IJepa.Fuzz -c Release -- replay --format png FILE...
 //   dotnet run --project tests/IJepa.Fuzz -c Release -- soak [--images 2000] [--warm-up 500] [--model DIR]
+//   dotnet run --project tests/IJepa.Fuzz -c Release -- pillow --corpus DIR [--list]
+//     (agreement with Pillow 9.4 on a damaged-image corpus from tests/reference/damaged/generate_damaged.py)
 // Each format runs in a worker process; if the worker dies, hangs or grows too large, the input it was on
 // is saved under DIR/findings and the run goes on from the next input.
 string repository = Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "../../../../.."));
@@ -154,8 +156,10 @@ switch (command)
         return Soak.Run(int.Parse(Option("--images") ?? "2000", CultureInfo.InvariantCulture),
             Option("--model") ?? Path.Combine(repository, "samples", "IJepa.FeatureDump", "demo-model"), images,
             int.Parse(Option("--warm-up") ?? "500", CultureInfo.InvariantCulture));
+    case "pillow":
+        return PillowAgreement.Run(Option("--corpus") ?? Path.Combine(Path.GetTempPath(), "damaged-corpus"), args.Contains("--list"));
     default:
-        Console.Error.WriteLine("commands: run, replay, soak (worker is internal)");
+        Console.Error.WriteLine("commands: run, replay, soak, pillow (worker is internal)");
         return 2;
 }
 

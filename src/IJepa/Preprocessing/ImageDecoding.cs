@@ -6,11 +6,13 @@ public enum ImageDecoding
     /// <summary>
     /// JPEG and WebP through the native libraries Pillow uses — libjpeg-turbo (integer IDCT, "fancy" chroma
     /// upsampling, Adobe CMYK) and libwebp — by way of SkiaSharp, so their pixels are Pillow's exactly;
-    /// PNG, BMP, GIF, TIFF, TGA and PBM through ImageSharp, which already matches Pillow on them.
+    /// PNG, TIFF, TGA and PBM through ImageSharp, which already matches Pillow on them (with checks that refuse
+    /// damaged PNG and TIFF data where Pillow does); GIF and BMP through managed readers that follow Pillow 9.4
+    /// exactly, damaged files included.
     /// </summary>
     Native,
 
-    /// <summary>Every format through ImageSharp's managed decoders: no native code, but JPEG pixels differ from Pillow's by a few levels.</summary>
+    /// <summary>Every format through managed decoders (ImageSharp; GIF and BMP as in <see cref="Native"/>): no native code, but JPEG pixels differ from Pillow's by a few levels.</summary>
     ImageSharp,
 
     /// <summary>

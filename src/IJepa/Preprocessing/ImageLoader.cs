@@ -97,7 +97,33 @@ internal static class ImageLoader
                 return null;
             }
 
+            if (StartsWith(seekable, PillowGif.Handles))
+            {
+                native = PillowGif.Decode(ReadRest(seekable), source, maxPixels);
+                return null;
+            }
+
+            if (StartsWith(seekable, PngStreamGuard.Handles))
+            {
+                byte[] original = ReadRest(seekable);
+                byte[] png = PngStreamGuard.Check(original, source, maxPixels);
+                seekable.Position = start;
+                if (!ReferenceEquals(png, original))
+                {
+                    // CRCs Pillow does not check, recomputed so that ImageSharp reads what Pillow reads.
+                    buffered?.Dispose();
+                    buffered = new MemoryStream(png, writable: false);
+                    seekable = buffered;
+                    start = 0;
+                }
+            }
+
             BmpHeaderGuard.Check(seekable, source);
+            if (StartsWith(seekable, PillowBmp.Handles))
+            {
+                native = PillowBmp.Decode(ReadRest(seekable), source, maxPixels);
+                return null;
+            }
             IImageInfo? info;
             IImageFormat? format;
             try
@@ -118,6 +144,11 @@ internal static class ImageLoader
             if (format is PngFormat)
             {
                 PngInterlaceGuard.Check(seekable, source);
+            }
+            else if (format is TiffFormat && StartsWith(seekable, TiffStripGuard.Handles))
+            {
+                TiffStripGuard.Check(ReadRest(seekable), source);
+                seekable.Position = start;
             }
 
             Image image;
@@ -150,6 +181,30 @@ internal static class ImageLoader
         {
             buffered?.Dispose();
         }
+    }
+
+    private delegate bool HeadTest(ReadOnlySpan<byte> head);
+
+    private static bool StartsWith(Stream stream, HeadTest test)
+    {
+        Span<byte> head = stackalloc byte[16];
+        long start = stream.Position;
+        int read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        stream.Position = start;
+        return test(head[..read]);
+    }
+
+    /// <summary>The rest of a seekable stream, for the decoders that judge a file as a whole.</summary>
+    internal static byte[] ReadRest(Stream stream)
+    {
+        long length = stream.Length - stream.Position;
+        if (length > Array.MaxLength)
+        {
+            throw new ImageDecodeException("stream", $"the file is too large to decode ({length:N0} bytes)");
+        }
+        byte[] bytes = new byte[length];
+        stream.ReadExactly(bytes);
+        return bytes;
     }
 
     private static ImageDecodeException Wrap(string source, Exception e) => e switch

@@ -1,0 +1,332 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+
+namespace IJepa.Preprocessing;
+
+/// <summary>
+/// Judges a PNG's chunk structure and zlib stream as Pillow 9.4 does, before ImageSharp decodes it. Pillow
+/// checks the CRC of every chunk before the first IDAT (ancillary ones too) but of none from there on, wants
+/// the IDAT data to inflate to every row ("image file is truncated" when it runs out, "broken data stream" on
+/// a zlib error, including a wrong Adler-32 that arrives with the last row's data), and wants every chunk it
+/// reads after the image data to be complete. ImageSharp instead fills rows the stream lacks and checks the
+/// CRCs of IDAT and IEND, so a file Pillow reads gets its CRCs from the first IDAT on recomputed for it.
+/// </summary>
+internal static class PngStreamGuard
+{
+    private static ReadOnlySpan<byte> Signature => [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
+
+    public static bool Handles(ReadOnlySpan<byte> head) => head.Length >= 8 && head[..8].SequenceEqual(Signature);
+
+    /// <summary>Throws where Pillow refuses the file; returns the bytes ImageSharp should decode (CRCs repaired if needed).</summary>
+    public static byte[] Check(byte[] file, string source, long maxPixels)
+    {
+        if (file.Length < 8 || !file.AsSpan(0, 8).SequenceEqual(Signature))
+        {
+            return file;
+        }
+        int p = 8;
+        int width = 0, height = 0, depth = 0, colorType = 0, interlace = 0;
+        bool header = false;
+        while (true)
+        {
+            if (file.Length - p < 8)
+            {
+                throw new ImageDecodeException(source, "cannot identify image file: broken PNG file (the chunks end before the image data)");
+            }
+            uint length = BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(p));
+            ReadOnlySpan<byte> type = file.AsSpan(p + 4, 4);
+            if (!IsChunkType(type))
+            {
+                throw new ImageDecodeException(source, $"cannot identify image file: broken PNG file (chunk type {Convert.ToHexString(type)})");
+            }
+            if (type.SequenceEqual("IDAT"u8))
+            {
+                break;
+            }
+            if (type.SequenceEqual("IEND"u8))
+            {
+                return file; // Pillow reads no pixels and returns a blank image; ImageSharp refuses (a known difference)
+            }
+            if (length > file.Length - p - 8)
+            {
+                throw new ImageDecodeException(source, $"Truncated File Read: PNG chunk {System.Text.Encoding.ASCII.GetString(type)} is cut short");
+            }
+            if (file.Length - p - 8 - length < 4)
+            {
+                throw new ImageDecodeException(source, $"broken PNG file (incomplete checksum in {System.Text.Encoding.ASCII.GetString(type)})");
+            }
+            ReadOnlySpan<byte> data = file.AsSpan(p + 8, (int)length);
+            uint stored = BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(p + 8 + (int)length));
+            if (Crc(file.AsSpan(p + 4, 4 + (int)length)) != stored)
+            {
+                throw new ImageDecodeException(source, $"broken PNG file (bad header checksum in {System.Text.Encoding.ASCII.GetString(type)})");
+            }
+            if (type.SequenceEqual("IHDR"u8) && length >= 13)
+            {
+                width = (int)Math.Min(int.MaxValue, BinaryPrimitives.ReadUInt32BigEndian(data));
+                height = (int)Math.Min(int.MaxValue, BinaryPrimitives.ReadUInt32BigEndian(data[4..]));
+                depth = data[8];
+                colorType = data[9];
+                interlace = data[12];
+                header = true;
+                // Before any row buffer exists: a bomb is refused as such, not inflated.
+                ImageLoader.CheckSize(width, height, source, maxPixels);
+            }
+            p += 12 + (int)length;
+        }
+        int channels = colorType switch { 0 => 1, 2 => 3, 3 => 1, 4 => 2, 6 => 4, _ => 0 };
+        if (!header || channels == 0 || width <= 0 || height <= 0 || depth is not (1 or 2 or 4 or 8 or 16))
+        {
+            return file; // Pillow refuses these in its own ways; so does ImageSharp
+        }
+        long bitsPerPixel = (long)channels * depth;
+        var rows = new List<long>(); // filtered row lengths (filter byte included), in stream order
+        if (interlace == 1)
+        {
+            ReadOnlySpan<(int X, int Y, int Dx, int Dy)> passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)];
+            foreach ((int x, int y, int dx, int dy) in passes)
+            {
+                long w = (width - x + dx - 1) / dx, h = (height - y + dy - 1) / dy;
+                if (w > 0 && h > 0)
+                {
+                    AddRows(rows, h, 1 + (((w * bitsPerPixel) + 7) / 8));
+                }
+            }
+        }
+        else
+        {
+            AddRows(rows, height, 1 + (((width * bitsPerPixel) + 7) / 8));
+        }
+        if (rows.Count == 0)
+        {
+            return file;
+        }
+
+        // The IDAT data as PngImageFile.load_read hands it over: consecutive IDAT chunks, one chunk per read.
+        var pieces = new List<(int Offset, int Length)>();
+        int q = p;
+        while (file.Length - q >= 8)
+        {
+            uint length = BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q));
+            if (!file.AsSpan(q + 4, 4).SequenceEqual("IDAT"u8))
+            {
+                break;
+            }
+            int available = (int)Math.Min(length, (uint)(file.Length - q - 8));
+            pieces.Add((q + 8, available));
+            if (available < length)
+            {
+                q = file.Length;
+                break;
+            }
+            q += 12 + (int)length;
+        }
+        string? problem = Inflate(file, pieces, rows, out bool complete);
+        if (problem is not null)
+        {
+            throw new ImageDecodeException(source, problem);
+        }
+        if (!complete)
+        {
+            throw new ImageDecodeException(source, "image file is truncated: the PNG's image data ends before its last row");
+        }
+
+        // Chunks after the image data: Pillow reads each one whole (no CRC check) until IEND or a malformed header.
+        while (file.Length - q >= 12)
+        {
+            uint length = BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q + 4));
+            ReadOnlySpan<byte> type = file.AsSpan(q + 8, 4);
+            if (!IsChunkType(type) || type.SequenceEqual("IEND"u8))
+            {
+                break;
+            }
+            if (length > file.Length - q - 12)
+            {
+                throw new ImageDecodeException(source, $"Truncated File Read: PNG chunk {System.Text.Encoding.ASCII.GetString(type)} after the image data is cut short");
+            }
+            q += 12 + (int)length;
+        }
+        return RepairCrcs(file, p);
+    }
+
+    private static void AddRows(List<long> rows, long count, long length)
+    {
+        for (long i = 0; i < count; i++)
+        {
+            rows.Add(length);
+        }
+    }
+
+    private static bool IsChunkType(ReadOnlySpan<byte> type)
+    {
+        // Pillow's is_cid: four regex word characters.
+        foreach (byte b in type)
+        {
+            if (!(b is >= (byte)'a' and <= (byte)'z' or >= (byte)'A' and <= (byte)'Z' or >= (byte)'0' and <= (byte)'9' or (byte)'_'))
+            {
+                return false;
+            }
+        }
+        return type.Length == 4;
+    }
+
+    private static readonly uint[] CrcTable = BuildCrcTable();
+
+    private static uint[] BuildCrcTable()
+    {
+        uint[] table = new uint[256];
+        for (uint n = 0; n < 256; n++)
+        {
+            uint c = n;
+            for (int k = 0; k < 8; k++)
+            {
+                c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            }
+            table[n] = c;
+        }
+        return table;
+    }
+
+    private static uint Crc(ReadOnlySpan<byte> typeAndData)
+    {
+        uint c = 0xFFFFFFFFu;
+        foreach (byte b in typeAndData)
+        {
+            c = CrcTable[(c ^ b) & 0xFF] ^ (c >> 8);
+        }
+        return c ^ 0xFFFFFFFFu;
+    }
+
+    /// <summary>Inflates row by row as libImaging's ZipDecode does; null when fine, else Pillow's reason.</summary>
+    private static string? Inflate(byte[] file, List<(int Offset, int Length)> pieces, List<long> rows, out bool complete)
+    {
+        complete = false;
+        try
+        {
+            using var inflate = new ZLibStream(new PieceStream(file, pieces), CompressionMode.Decompress);
+            byte[] row = new byte[(int)Math.Min(rows.Max(), 1L << 30)];
+            uint adler = 1;
+            long total = 0;
+            foreach (long length in rows)
+            {
+                int got = inflate.ReadAtLeast(row.AsSpan(0, (int)length), (int)length, throwOnEndOfStream: false);
+                if (got == 0 && total > 0 && EndsProperly(file, pieces, adler))
+                {
+                    // ZipDecode stops without an error when the zlib stream ends on a row boundary (later rows stay black).
+                    complete = true;
+                    return null;
+                }
+                if (got < length)
+                {
+                    return null;
+                }
+                adler = Adler32(adler, row.AsSpan(0, (int)length));
+                total += length;
+                if (row[0] > 4)
+                {
+                    return $"unrecognized data stream contents when reading image file (PNG filter type {row[0]})";
+                }
+            }
+            complete = true;
+            return null;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            return $"broken data stream when reading image file (the PNG's zlib data: {e.Message})";
+        }
+    }
+
+    private static uint Adler32(uint adler, ReadOnlySpan<byte> data)
+    {
+        uint a = adler & 0xFFFF, b = adler >> 16;
+        foreach (byte x in data)
+        {
+            a = (a + x) % 65521;
+            b = (b + a) % 65521;
+        }
+        return (b << 16) | a;
+    }
+
+    /// <summary>
+    /// Whether the zlib stream really ended (rather than the data running out): its Adler-32 of everything
+    /// inflated so far follows in the IDAT data (.NET's inflater reports both as the end of the stream).
+    /// </summary>
+    private static bool EndsProperly(byte[] file, List<(int Offset, int Length)> pieces, uint adler)
+    {
+        var all = new List<byte>();
+        foreach ((int offset, int length) in pieces)
+        {
+            all.AddRange(file.AsSpan(offset, length).ToArray());
+        }
+        Span<byte> check = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(check, adler);
+        return all.Count >= 6 && System.Runtime.InteropServices.CollectionsMarshal.AsSpan(all)[2..].IndexOf(check) >= 0;
+    }
+
+    /// <summary>ImageSharp checks CRCs that Pillow does not (IDAT, IEND and all after the first IDAT): recompute them.</summary>
+    private static byte[] RepairCrcs(byte[] file, int firstIdat)
+    {
+        byte[]? copy = null;
+        int q = firstIdat;
+        while (file.Length - q >= 12)
+        {
+            uint length = BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q));
+            if (length > file.Length - q - 12)
+            {
+                break;
+            }
+            int crcAt = q + 8 + (int)length;
+            uint crc = Crc(file.AsSpan(q + 4, 4 + (int)length));
+            if (BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(crcAt)) != crc)
+            {
+                copy ??= (byte[])file.Clone();
+                BinaryPrimitives.WriteUInt32BigEndian(copy.AsSpan(crcAt), crc);
+            }
+            q = crcAt + 4;
+        }
+        return copy ?? file;
+    }
+
+    /// <summary>The IDAT chunks' data, at most one chunk per read (the buffers Pillow's decoder sees).</summary>
+    private sealed class PieceStream(byte[] file, List<(int Offset, int Length)> pieces) : Stream
+    {
+        private int _piece, _within;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            while (_piece < pieces.Count && _within == pieces[_piece].Length)
+            {
+                _piece++;
+                _within = 0;
+            }
+            if (_piece == pieces.Count)
+            {
+                return 0;
+            }
+            int n = Math.Min(count, pieces[_piece].Length - _within);
+            Buffer.BlockCopy(file, pieces[_piece].Offset + _within, buffer, offset, n);
+            _within += n;
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
