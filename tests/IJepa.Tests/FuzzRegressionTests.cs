@@ -5,15 +5,29 @@ namespace IJepa.Tests;
 /// <summary>
 /// The fuzzer's pass criterion in the normal test suite: every input that ever broke something
 /// (tests/fuzz/regressions/FORMAT/*.bin) and a fixed, deterministic sample of mutated inputs per format
-/// must give a valid result or the target's typed exception.
+/// must give a valid result or the target's typed exception. Saved cases must also stay within a resident-memory
+/// bound, native memory included: several of them once took a gigabyte.
 /// </summary>
+[Collection(nameof(ProcessWide))] // alone in the process, so that its resident-memory peak is its own
 public class FuzzRegressionTests
 {
+    /// <summary>
+    /// Growth of the process's peak resident set over one saved case. The cases that once broke the memory limits
+    /// took 0.96–1.27 GB (PNG, with the old pixel limit) and 987 MB (TIFF, without the allocation budget).
+    /// </summary>
+    private const long RegressionMemoryBound = 256L * 1024 * 1024;
+
     private const int InputsPerFormat = 40;
 
     private static string Images => Path.Combine(AppContext.BaseDirectory, "images", "input");
 
     public static TheoryData<string> Formats() => [.. FuzzTargets.Names];
+
+    /// <summary>The formats that have saved cases (a format without any has no row).</summary>
+    public static TheoryData<string> FormatsWithCases() => [.. SavedFormats()];
+
+    private static string[] SavedFormats() =>
+        [.. FuzzTargets.Names.Where(f => Directory.Exists(Path.Combine(AppContext.BaseDirectory, "fuzz-regressions", f)))];
 
     [Theory]
     [MemberData(nameof(Formats))]
@@ -30,21 +44,34 @@ public class FuzzRegressionTests
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
 
+    [Fact]
+    public void Saved_cases_exist_where_the_fuzzer_found_something()
+    {
+        // Guards the theory below against an empty data set (a broken copy of the folder would pass vacuously).
+        Assert.Superset(new HashSet<string> { "bmp", "checkpoint_pickle", "png", "tiff" }, new HashSet<string>(SavedFormats()));
+    }
+
     [Theory]
-    [MemberData(nameof(Formats))]
-    public void Every_saved_regression_case_is_handled(string format)
+    [MemberData(nameof(FormatsWithCases))]
+    public void Every_saved_regression_case_is_handled_within_bounded_memory(string format)
     {
         string folder = Path.Combine(AppContext.BaseDirectory, "fuzz-regressions", format);
-        if (!Directory.Exists(folder))
-        {
-            return; // no case has been found for this format
-        }
         using TempFolder work = TestData.NewFolder();
         FuzzTarget target = FuzzTargets.Create(format, Images, work.Path, Path.Combine(AppContext.BaseDirectory, "original"));
         var failures = new List<string>();
-        foreach (string file in Directory.GetFiles(folder, "*.bin").Order(StringComparer.Ordinal))
+        string[] files = Directory.GetFiles(folder, "*.bin").Order(StringComparer.Ordinal).ToArray();
+        Assert.NotEmpty(files);
+        foreach (string file in files)
         {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            long before = ResidentMemory.ResetPeak();
             Check(target, File.ReadAllBytes(file), Path.GetFileName(file), failures);
+            long growth = ResidentMemory.Peak() - before;
+            if (growth > RegressionMemoryBound)
+            {
+                failures.Add($"{Path.GetFileName(file)}: peak resident memory grew {growth / 1e6:F0} MB (bound {RegressionMemoryBound / 1e6:F0} MB)");
+            }
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures));
     }
@@ -67,5 +94,25 @@ public class FuzzRegressionTests
         {
             // the typed refusal
         }
+    }
+}
+
+/// <summary>The process's resident set from /proc (Linux): managed and native memory alike.</summary>
+internal static class ResidentMemory
+{
+    /// <summary>Resets the kernel's peak-RSS mark (VmHWM) to the current RSS and returns that RSS in bytes.</summary>
+    public static long ResetPeak()
+    {
+        File.WriteAllText("/proc/self/clear_refs", "5");
+        return Read("VmRSS:");
+    }
+
+    /// <summary>The peak RSS since the last reset, in bytes.</summary>
+    public static long Peak() => Read("VmHWM:");
+
+    private static long Read(string key)
+    {
+        string line = File.ReadLines("/proc/self/status").First(l => l.StartsWith(key, StringComparison.Ordinal));
+        return long.Parse(line[key.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
     }
 }
