@@ -157,10 +157,24 @@ public class CheckpointFolderTests
     [Fact]
     public void Loading_writes_straight_into_parameter_memory()
     {
-        // The zero-copy path relies on Tensor.bytes being a view of the tensor's own storage.
-        using Tensor t = zeros(4);
-        Span<byte> view = t.bytes;
-        BitConverter.GetBytes(3.25f).CopyTo(view);
-        Assert.Equal(3.25f, t[0].item<float>());
+        // The zero-copy path: the loader reads each float32 tensor into the parameter's own storage, so every
+        // parameter keeps its address through LoadWeights and then holds exactly the file's bytes.
+        string folder = TestData.Reference("ijepa_tiny_p14");
+        using var checkpoint = HuggingFaceCheckpoint.Open(folder);
+        using IJepaModel model = IJepaModel.Create(checkpoint.Config);
+        var addresses = model.named_parameters().ToDictionary(p => p.name, p => Address(p.parameter));
+        model.LoadWeights(checkpoint);
+        using SafetensorsFile file = SafetensorsFile.Open(Path.Combine(folder, "model.safetensors"));
+        foreach ((string name, TorchSharp.Modules.Parameter parameter) in model.named_parameters())
+        {
+            Assert.Equal(addresses[name], Address(parameter));
+            SafetensorsTensorInfo info = file.Tensors[name];
+            byte[] expected = new byte[info.ByteLength];
+            file.ReadInto(info, expected);
+            Assert.True(expected.AsSpan().SequenceEqual(parameter.bytes), name);
+        }
     }
+
+    private static nint Address(Tensor tensor) =>
+        (nint)System.Runtime.CompilerServices.Unsafe.ByteOffset(ref System.Runtime.CompilerServices.Unsafe.NullRef<byte>(), ref System.Runtime.InteropServices.MemoryMarshal.GetReference(tensor.bytes));
 }

@@ -36,6 +36,56 @@ public class MaskingTests
     }
 
     [Fact]
+    public void Block_shapes_follow_the_papers_scale_and_aspect_ranges()
+    {
+        // The paper's rule, restated: one uniform draw u sets keep = ⌊256 · (0.15 + 0.05u)⌋ and aspect 0.75 + 0.75u;
+        // a target is round(√(keep·aspect)) × round(√(keep/aspect)). The context block: scale 0.85–1.0, aspect 1,
+        // at most 15 × 15 on a 16 × 16 grid, minus the targets.
+        var possibleTargets = new HashSet<(int, int)>();
+        for (int i = 0; i <= 100_000; i++)
+        {
+            double u = i / 100_000.0;
+            int keep = (int)(256 * (0.15 + (0.05 * u)));
+            double aspect = 0.75 + (0.75 * u);
+            possibleTargets.Add(((int)Math.Round(Math.Sqrt(keep * aspect), MidpointRounding.ToEven), (int)Math.Round(Math.Sqrt(keep / aspect), MidpointRounding.ToEven)));
+        }
+        var sampler = new MultiBlockMaskSampler(16, 16);
+        for (int seed = 0; seed < 50; seed++)
+        {
+            foreach (MaskSet set in sampler.SampleBatch(4, new Random(seed)))
+            {
+                foreach (IReadOnlyList<int> target in set.Targets)
+                {
+                    (int rows, int columns, int top, int left) = Box(target);
+                    Assert.Equal(rows * columns, target.Count); // a whole rectangle: targets are never cut
+                    Assert.Contains((rows, columns), possibleTargets);
+                    Assert.InRange((double)rows / columns, 0.6, 1.8);
+                }
+            }
+            // One image (no cut to a batch's shortest): the context is a 15 × 15 window minus the targets.
+            MaskSet single = sampler.Sample(new Random(seed));
+            var targets = single.Targets.SelectMany(x => x).ToHashSet();
+            bool found = false;
+            for (int top = 0; top <= 1 && !found; top++)
+            {
+                for (int left = 0; left <= 1 && !found; left++)
+                {
+                    int[] window = [.. Enumerable.Range(top, 15).SelectMany(r => Enumerable.Range(left, 15).Select(c => (r * 16) + c)).Where(i => !targets.Contains(i))];
+                    found = window.SequenceEqual(single.Context);
+                }
+            }
+            Assert.True(found, $"seed {seed}: the context is not a 15 x 15 window minus the targets");
+        }
+    }
+
+    private static (int Rows, int Columns, int Top, int Left) Box(IReadOnlyList<int> indices)
+    {
+        int top = indices.Min(i => i / 16), bottom = indices.Max(i => i / 16);
+        int left = indices.Min(i => i % 16), right = indices.Max(i => i % 16);
+        return (bottom - top + 1, right - left + 1, top, left);
+    }
+
+    [Fact]
     public void Impossible_settings_are_refused_rather_than_looping()
     {
         Assert.Throws<ArgumentException>(() => new MultiBlockMaskSampler(6, 6).Sample(new Random(1)));

@@ -114,6 +114,18 @@ public class SampleTests
         using JsonDocument first = JsonDocument.Parse(lines[0]);
         Assert.Equal(Ordered(images)[0], first.RootElement.GetProperty("path").GetString());
         Assert.Equal(fromNpy, first.RootElement.GetProperty("pooled").EnumerateArray().Select(v => v.GetSingle()).ToArray());
+
+        // Not only the layout: the values are the encoder's, for every row of both files.
+        using IJepaEncoder encoder = IJepaEncoder.Load(Model);
+        for (int i = 0; i < 3; i++)
+        {
+            float[] expected = encoder.Encode(Ordered(images)[i]).Pooled;
+            float[] row = new float[48];
+            Buffer.BlockCopy(npy, 10 + headerLength + (i * 48 * 4), row, 0, 48 * 4);
+            AssertClose(expected, row);
+            using JsonDocument line = JsonDocument.Parse(lines[i]);
+            AssertClose(expected, line.RootElement.GetProperty("pooled").EnumerateArray().Select(v => v.GetSingle()).ToArray());
+        }
     }
 
     [Fact]
