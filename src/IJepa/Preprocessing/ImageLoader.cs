@@ -92,6 +92,12 @@ internal static class ImageLoader
                 throw new ImageDecodeException(source, "the file is empty (0 bytes)");
             }
 
+            if (StartsWith(seekable, WebPDemuxGuard.Handles))
+            {
+                WebPDemuxGuard.Check(ReadRest(seekable), source);
+                seekable.Position = start;
+            }
+
             if (decoding != ImageDecoding.ImageSharp && NativeDecoder.Handles(seekable))
             {
                 native = NativeDecoder.Decode(seekable, source, maxPixels, decoding == ImageDecoding.NativeReduced ? reduceTo : 0);
