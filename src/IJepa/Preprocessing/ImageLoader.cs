@@ -136,6 +136,15 @@ internal static class ImageLoader
                 native = PillowTga.Decode(ReadRest(seekable), source, maxPixels);
                 return null;
             }
+            if (StartsWith(seekable, TiffStripGuard.Handles))
+            {
+                byte[] tiff = ReadRest(seekable);
+                seekable.Position = start;
+                if (PillowTiffRaw.TryDecode(tiff, source, maxPixels, out native))
+                {
+                    return null;
+                }
+            }
             IImageInfo? info;
             IImageFormat? format;
             try
