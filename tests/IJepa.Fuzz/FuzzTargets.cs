@@ -2,6 +2,7 @@ using IJepa.Checkpoints;
 using IJepa.Model;
 using IJepa.Preprocessing;
 using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Tga;
 using SixLabors.ImageSharp.Formats.Tiff;
 using SixLabors.ImageSharp.Formats.Webp;
 using SixLabors.ImageSharp.PixelFormats;
@@ -31,7 +32,7 @@ public sealed record FuzzTarget(string Name, IReadOnlyList<byte[]> Seeds, bool J
 /// <summary>The fuzzed formats: images through the preprocessor; checkpoint files and configs through loading.</summary>
 public static class FuzzTargets
 {
-    public static readonly string[] Names = ["png", "jpeg", "gif", "bmp", "tiff", "webp", "safetensors", "config", "preprocessor_config", "checkpoint_zip", "checkpoint_pickle"];
+    public static readonly string[] Names = ["png", "jpeg", "gif", "bmp", "tiff", "webp", "tga", "safetensors", "config", "preprocessor_config", "checkpoint_zip", "checkpoint_pickle"];
 
     private static readonly ImagePreprocessor Preprocessor = new(new PreprocessingOptions { Height = 32, Width = 32 });
 
@@ -57,6 +58,12 @@ public static class FuzzTargets
                 return new(name, [Encode(new TiffEncoder()), Encode(new TiffEncoder { Compression = SixLabors.ImageSharp.Formats.Tiff.Constants.TiffCompression.Deflate })], false, DecodeImage, imageErrors);
             case "webp":
                 return new(name, [.. Images("animated_32x24.webp"), Encode(new WebpEncoder { FileFormat = WebpFileFormatType.Lossy }), Encode(new WebpEncoder { FileFormat = WebpFileFormatType.Lossless })], false, DecodeImage, imageErrors);
+            case "tga":
+                return new(name, [
+                    Encode(new TgaEncoder { BitsPerPixel = TgaBitsPerPixel.Pixel24, Compression = TgaCompression.None }),
+                    Encode(new TgaEncoder { BitsPerPixel = TgaBitsPerPixel.Pixel32, Compression = TgaCompression.RunLength }),
+                    Encode(new TgaEncoder { BitsPerPixel = TgaBitsPerPixel.Pixel8, Compression = TgaCompression.RunLength }),
+                    Encode(new TgaEncoder { BitsPerPixel = TgaBitsPerPixel.Pixel16, Compression = TgaCompression.None })], false, DecodeImage, imageErrors);
             case "safetensors":
                 {
                     string model = MiniModel(workDirectory);

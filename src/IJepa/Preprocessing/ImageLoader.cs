@@ -2,6 +2,7 @@ using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Gif;
 using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.Formats.Tga;
 using SixLabors.ImageSharp.Formats.Tiff;
 using SixLabors.ImageSharp.Metadata;
 using SixLabors.ImageSharp.PixelFormats;
@@ -91,6 +92,12 @@ internal static class ImageLoader
                 throw new ImageDecodeException(source, "the file is empty (0 bytes)");
             }
 
+            if (StartsWith(seekable, WebPDemuxGuard.Handles))
+            {
+                WebPDemuxGuard.Check(ReadRest(seekable), source);
+                seekable.Position = start;
+            }
+
             if (decoding != ImageDecoding.ImageSharp && NativeDecoder.Handles(seekable))
             {
                 native = NativeDecoder.Decode(seekable, source, maxPixels, decoding == ImageDecoding.NativeReduced ? reduceTo : 0);
@@ -124,6 +131,20 @@ internal static class ImageLoader
                 native = PillowBmp.Decode(ReadRest(seekable), source, maxPixels);
                 return null;
             }
+            if (StartsWith(seekable, PillowTga.Handles))
+            {
+                native = PillowTga.Decode(ReadRest(seekable), source, maxPixels);
+                return null;
+            }
+            if (StartsWith(seekable, TiffStripGuard.Handles))
+            {
+                byte[] tiff = ReadRest(seekable);
+                seekable.Position = start;
+                if (PillowTiffRaw.TryDecode(tiff, source, maxPixels, out native))
+                {
+                    return null;
+                }
+            }
             IImageInfo? info;
             IImageFormat? format;
             try
@@ -137,6 +158,11 @@ internal static class ImageLoader
             if (info is null)
             {
                 throw new ImageDecodeException(source, "not an image, or a format this library cannot read (JPEG, PNG, GIF, BMP, TIFF, WebP, TGA, PBM)");
+            }
+            if (format is TgaFormat)
+            {
+                // ImageSharp's TGA check is looser than Pillow's, which PillowTga.Handles has just failed.
+                throw new ImageDecodeException(source, "cannot identify image file: not a TGA file (Pillow's header check fails)");
             }
             CheckSize(info.Width, info.Height, source, maxPixels);
 
@@ -187,7 +213,7 @@ internal static class ImageLoader
 
     private static bool StartsWith(Stream stream, HeadTest test)
     {
-        Span<byte> head = stackalloc byte[16];
+        Span<byte> head = stackalloc byte[18];
         long start = stream.Position;
         int read = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         stream.Position = start;

@@ -121,7 +121,7 @@ internal static class PngStreamGuard
             }
             q += 12 + (int)length;
         }
-        string? problem = Inflate(file, pieces, rows, out bool complete);
+        string? problem = Inflate(file, pieces, rows, out bool complete, out long inflated);
         if (problem is not null)
         {
             throw new ImageDecodeException(source, problem);
@@ -132,6 +132,7 @@ internal static class PngStreamGuard
         }
 
         // Chunks after the image data: Pillow reads each one whole (no CRC check) until IEND or a malformed header.
+        int trailing = q;
         while (file.Length - q >= 12)
         {
             uint length = BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q + 4));
@@ -146,7 +147,107 @@ internal static class PngStreamGuard
             }
             q += 12 + (int)length;
         }
-        return RepairCrcs(file, p);
+        long needed = 0;
+        foreach (long length in rows)
+        {
+            needed += length;
+        }
+        bool regular = inflated == needed && pieces.TrueForAll(piece => piece.Length > 0)
+            && file.Length - q >= 12 && file.AsSpan(q, 8).SequenceEqual("\0\0\0\0IEND"u8);
+        byte[] repaired = PadPalette(file, p, colorType, depth);
+        if (regular)
+        {
+            return RepairCrcs(repaired, p + repaired.Length - file.Length);
+        }
+        // ImageSharp refuses an empty IDAT, an IDAT or an IEND cut short, and hangs on short interlaced data, where
+        // Pillow reads what the stream gives: hand it the rows Pillow decoded, zeros for the rest, in a clean file.
+        return Rebuild(repaired, p, file, pieces, rows, needed, trailing, q);
+    }
+
+    /// <summary>
+    /// Pillow gives palette indices past the PLTE entries the grey of a new palette's ramp (i, i, i); ImageSharp
+    /// does not, so a short PLTE is padded with that ramp up to the indices the bit depth allows.
+    /// </summary>
+    private static byte[] PadPalette(byte[] file, int firstIdat, int colorType, int depth)
+    {
+        if (colorType != 3 || depth > 8)
+        {
+            return file;
+        }
+        int limit = 1 << depth;
+        for (int q = 8; q + 12 <= firstIdat;)
+        {
+            int length = (int)BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q));
+            if (file.AsSpan(q + 4, 4).SequenceEqual("PLTE"u8))
+            {
+                if (length % 3 != 0 || length / 3 >= limit)
+                {
+                    return file;
+                }
+                byte[] padded = new byte[file.Length + ((limit * 3) - length)];
+                file.AsSpan(0, q + 8 + length).CopyTo(padded);
+                BinaryPrimitives.WriteUInt32BigEndian(padded.AsSpan(q), (uint)(limit * 3));
+                for (int i = length / 3; i < limit; i++)
+                {
+                    padded[q + 8 + (i * 3)] = padded[q + 8 + (i * 3) + 1] = padded[q + 8 + (i * 3) + 2] = (byte)i;
+                }
+                int crcAt = q + 8 + (limit * 3);
+                BinaryPrimitives.WriteUInt32BigEndian(padded.AsSpan(crcAt), Crc(padded.AsSpan(q + 4, 4 + (limit * 3))));
+                file.AsSpan(q + 12 + length).CopyTo(padded.AsSpan(crcAt + 4));
+                return padded;
+            }
+            q += 12 + length;
+        }
+        return file;
+    }
+
+    /// <summary>
+    /// A clean PNG for ImageSharp: the chunks before the image data (from <paramref name="head"/>, which may hold a
+    /// padded PLTE, so its first IDAT sits <c>head.Length - file.Length</c> later), the rows Pillow inflates followed
+    /// by zero rows in fresh IDAT chunks, the complete chunks after the image data, and an IEND.
+    /// </summary>
+    private static byte[] Rebuild(byte[] head, int firstIdat, byte[] file, List<(int Offset, int Length)> pieces, List<long> rows, long needed, int trailing, int trailingEnd)
+    {
+        int shift = head.Length - file.Length;
+        using var zlib = new MemoryStream();
+        using (var deflate = new ZLibStream(zlib, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            Inflate(file, pieces, rows, out _, out long inflated, deflate);
+            byte[] zeros = new byte[64 * 1024];
+            for (long left = needed - inflated; left > 0; left -= zeros.Length)
+            {
+                deflate.Write(zeros, 0, (int)Math.Min(left, zeros.Length));
+            }
+        }
+        using var output = new MemoryStream();
+        output.Write(head, 0, firstIdat + shift);
+        byte[] compressed = zlib.GetBuffer();
+        const int MaxChunk = 1 << 20;
+        for (int at = 0; at < zlib.Length; at += MaxChunk)
+        {
+            WriteChunk(output, "IDAT"u8, compressed.AsSpan(at, (int)Math.Min(MaxChunk, zlib.Length - at)));
+        }
+        for (int q = trailing; q < trailingEnd;)
+        {
+            int length = (int)BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q + 4));
+            WriteChunk(output, file.AsSpan(q + 8, 4), file.AsSpan(q + 12, length));
+            q += 12 + length;
+        }
+        WriteChunk(output, "IEND"u8, []);
+        return output.ToArray();
+    }
+
+    private static void WriteChunk(Stream output, ReadOnlySpan<byte> type, ReadOnlySpan<byte> data)
+    {
+        Span<byte> number = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(number, (uint)data.Length);
+        output.Write(number);
+        byte[] typeAndData = new byte[4 + data.Length];
+        type.CopyTo(typeAndData);
+        data.CopyTo(typeAndData.AsSpan(4));
+        output.Write(typeAndData);
+        BinaryPrimitives.WriteUInt32BigEndian(number, Crc(typeAndData));
+        output.Write(number);
     }
 
     private static void AddRows(List<long> rows, long count, long length)
@@ -198,9 +299,16 @@ internal static class PngStreamGuard
     }
 
     /// <summary>Inflates row by row as libImaging's ZipDecode does; null when fine, else Pillow's reason.</summary>
-    private static string? Inflate(byte[] file, List<(int Offset, int Length)> pieces, List<long> rows, out bool complete)
+    /// <param name="file">The PNG.</param>
+    /// <param name="pieces">The IDAT data, as <see cref="PieceStream"/> hands it over.</param>
+    /// <param name="rows">The filtered rows' lengths, in stream order.</param>
+    /// <param name="complete">Whether Pillow's decoder finishes (every row, or a stream that ends on a row boundary).</param>
+    /// <param name="inflated">How many bytes of rows were read whole.</param>
+    /// <param name="rowsOut">Where those rows go, if anywhere.</param>
+    private static string? Inflate(byte[] file, List<(int Offset, int Length)> pieces, List<long> rows, out bool complete, out long inflated, Stream? rowsOut = null)
     {
         complete = false;
+        inflated = 0;
         try
         {
             using var inflate = new ZLibStream(new PieceStream(file, pieces), CompressionMode.Decompress);
@@ -226,6 +334,8 @@ internal static class PngStreamGuard
                 {
                     return $"unrecognized data stream contents when reading image file (PNG filter type {row[0]})";
                 }
+                rowsOut?.Write(row, 0, (int)length);
+                inflated = total;
             }
             complete = true;
             return null;

@@ -1,0 +1,222 @@
+using System.Buffers.Binary;
+
+namespace IJepa.Preprocessing;
+
+/// <summary>
+/// Uncompressed, striped 8-bit TIFFs (L, inverted L, RGB, RGBX, RGBA) read as Pillow 9.4 reads them: without
+/// libtiff, one raw tile per strip offset, and no use of StripByteCounts at all. A strip's rows are simply read
+/// from its offset; only the end of the file can cut them short. ImageSharp trusts the byte counts (a damaged
+/// count changes its pixels) and refuses an IFD cut before them, which Pillow reads as far as it goes.
+/// Every other TIFF goes to ImageSharp behind <see cref="TiffStripGuard"/>.
+/// </summary>
+internal static class PillowTiffRaw
+{
+    private const ushort ImageWidth = 256, ImageLength = 257, BitsPerSample = 258, Compression = 259, Photometric = 262,
+        FillOrder = 266, StripOffsets = 273, Orientation = 274, SamplesPerPixel = 277, RowsPerStrip = 278,
+        PlanarConfiguration = 284, TileOffsets = 324, ExtraSamples = 338, SampleFormat = 339;
+
+    /// <summary>Decodes the file if it is one Pillow reads with its own raw decoder; false leaves it to ImageSharp.</summary>
+    public static bool TryDecode(byte[] file, string source, long maxPixels, out RgbImage? image)
+    {
+        image = null;
+        Dictionary<ushort, long[]>? tags = ReadFirstIfd(file);
+        if (tags is null)
+        {
+            return false;
+        }
+        long Scalar(ushort tag, long fallback) => tags.TryGetValue(tag, out long[]? v) ? v[0] : fallback;
+        long[] Tuple(ushort tag, long[] fallback) => tags.TryGetValue(tag, out long[]? v) ? v : fallback;
+
+        if (Scalar(Compression, 1) != 1 || Scalar(PlanarConfiguration, 1) != 1 || Scalar(FillOrder, 1) != 1
+            || Scalar(Orientation, 1) != 1 || !tags.ContainsKey(StripOffsets) || tags.ContainsKey(TileOffsets)
+            || !tags.ContainsKey(ImageWidth) || !tags.ContainsKey(ImageLength))
+        {
+            return false;
+        }
+        long photometric = Scalar(Photometric, 0);
+        long[] extra = Tuple(ExtraSamples, []);
+        long[] sampleFormat = Tuple(SampleFormat, [1]);
+        if (sampleFormat.Any(f => f != 1))
+        {
+            return false;
+        }
+        long[] bps = Tuple(BitsPerSample, [1]);
+        long samples = Scalar(SamplesPerPixel, 1);
+        if (samples < bps.Length)
+        {
+            bps = bps[..(int)samples];
+        }
+        else if (samples > bps.Length && bps.Length == 1)
+        {
+            bps = Enumerable.Repeat(bps[0], (int)Math.Min(samples, 16)).ToArray();
+        }
+        if (bps.Length != samples || bps.Any(b => b != 8))
+        {
+            return false;
+        }
+        // Pillow's OPEN_INFO entries this reader covers: (photometric, samples, extra samples) -> mode and raw mode.
+        (string Mode, string RawMode)? modes = (photometric, samples, extra.Length == 1 ? extra[0] : extra.Length == 0 ? -1 : -2) switch
+        {
+            (1, 1, -1) => ("L", "L"),
+            (0, 1, -1) => ("L", "L;I"),
+            (2, 3, -1) => ("RGB", "RGB"),
+            (2, 4, 0) => ("RGB", "RGBX"),
+            (2, 4, 2) => ("RGBA", "RGBA"),
+            _ => null,
+        };
+        if (modes is null)
+        {
+            return false;
+        }
+        (string mode, string rawMode) = modes.Value;
+        long width = Scalar(ImageWidth, 0), height = Scalar(ImageLength, 0);
+        if (width <= 0 || height <= 0 || width > int.MaxValue || height > int.MaxValue)
+        {
+            return false;
+        }
+        ImageLoader.CheckSize((int)width, (int)height, source, maxPixels);
+        int pixelBytes = (int)samples;
+        long rowsPerStrip = Scalar(RowsPerStrip, height);
+        if (rowsPerStrip <= 0)
+        {
+            throw new ImageDecodeException(source, "tile cannot extend outside image (TIFF RowsPerStrip is 0)");
+        }
+        long[] offsets = tags[StripOffsets];
+
+        // The tiles _setup builds: strips top to bottom, starting over at the top once past the last row.
+        var tiles = new List<(long Offset, long Top, long Bottom)>();
+        long y = 0;
+        foreach (long offset in offsets)
+        {
+            tiles.Add((offset, y, Math.Min(y + rowsPerStrip, height)));
+            y += rowsPerStrip;
+            if (y >= height)
+            {
+                y = 0;
+            }
+        }
+        int w = (int)width, h = (int)height;
+        int lineBytes = w * pixelBytes;
+        byte[] rows = new byte[checked((long)lineBytes * h)];
+        bool mapped = tiles.Count == 1 && mode == rawMode && mode is "L" or "RGBA";
+        if (mapped && tiles[0].Offset >= 0 && tiles[0].Offset <= file.Length)
+        {
+            // ImageFile.load memory-maps a lone raw tile whose raw mode is the image mode: the whole image from its offset.
+            if (tiles[0].Offset + rows.LongLength > file.Length)
+            {
+                throw new ImageDecodeException(source, $"buffer is not large enough: the TIFF's pixels need {rows.Length} bytes from offset {tiles[0].Offset}");
+            }
+            Array.Copy(file, tiles[0].Offset, rows, 0, rows.Length);
+        }
+        else
+        {
+            // ImageFile.load: tiles in file order, a run of tiles differing only in offset reduced to its last.
+            var ordered = tiles.OrderBy(t => t.Offset).ToList();
+            for (int i = 0; i < ordered.Count; i++)
+            {
+                (long offset, long top, long bottom) = ordered[i];
+                if (i + 1 < ordered.Count && ordered[i + 1].Top == top && ordered[i + 1].Bottom == bottom)
+                {
+                    continue;
+                }
+                long need = (bottom - top) * lineBytes;
+                long available = offset >= file.Length ? 0 : file.Length - offset;
+                if (available < need)
+                {
+                    throw new ImageDecodeException(source, $"image file is truncated: the TIFF strip at offset {offset} has {Math.Max(0, available)} of its {need} bytes");
+                }
+                Array.Copy(file, offset, rows, top * lineBytes, need);
+                if (rawMode == "L;I")
+                {
+                    // The unpacker inverts what it decodes; rows no strip covers stay 0.
+                    for (long k = top * lineBytes, end = k + need; k < end; k++)
+                    {
+                        rows[k] = (byte)(255 - rows[k]);
+                    }
+                }
+            }
+        }
+
+        RgbImage result = RgbImage.Rent(w, h);
+        byte[] rgb = result.Pixels;
+        for (long i = 0, o = 0; i < rows.LongLength; i += pixelBytes, o += 3)
+        {
+            if (pixelBytes == 1)
+            {
+                rgb[o] = rgb[o + 1] = rgb[o + 2] = rows[i];
+            }
+            else
+            {
+                rgb[o] = rows[i];
+                rgb[o + 1] = rows[i + 1];
+                rgb[o + 2] = rows[i + 2];
+            }
+        }
+        image = result;
+        return true;
+    }
+
+    /// <summary>
+    /// The first IFD's integer tags as ImageFileDirectory_v2.load reads them: entries up to where the file ends, a
+    /// tag whose data lies outside the file skipped, the last of duplicate tags kept. Null for a header Pillow
+    /// does not read as classic TIFF, or tags of types this reader does not interpret (those stay with ImageSharp).
+    /// </summary>
+    private static Dictionary<ushort, long[]>? ReadFirstIfd(byte[] file)
+    {
+        if (file.Length < 8)
+        {
+            return null;
+        }
+        bool little = file[0] == 'I' && file[1] == 'I';
+        if (!little && !(file[0] == 'M' && file[1] == 'M'))
+        {
+            return null;
+        }
+        uint U32(long at) => little ? BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan((int)at)) : BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan((int)at));
+        ushort U16(long at) => little ? BinaryPrimitives.ReadUInt16LittleEndian(file.AsSpan((int)at)) : BinaryPrimitives.ReadUInt16BigEndian(file.AsSpan((int)at));
+        if (U16(2) != 42)
+        {
+            return null;
+        }
+        long ifd = U32(4);
+        if (ifd == 0 || ifd + 2 > file.Length)
+        {
+            return null;
+        }
+        var tags = new Dictionary<ushort, long[]>();
+        int count = U16(ifd);
+        for (long i = 0, at = ifd + 2; i < count && at + 12 <= file.Length; i++, at += 12)
+        {
+            ushort tag = U16(at), type = U16(at + 2);
+            long n = U32(at + 4);
+            int unit = type switch { 1 or 2 or 6 or 7 => 1, 3 or 8 => 2, 4 or 9 or 11 or 13 => 4, 5 or 10 or 12 => 8, _ => 0 };
+            if (unit == 0)
+            {
+                continue; // Pillow ignores tags of unknown types
+            }
+            long size = n * unit;
+            long data = size > 4 ? U32(at + 8) : at + 8;
+            if (size == 0 || data + size > file.Length)
+            {
+                continue; // no data, or "Possibly corrupt EXIF data": the tag is skipped
+            }
+            bool interesting = tag is ImageWidth or ImageLength or BitsPerSample or Compression or Photometric or FillOrder or StripOffsets
+                or Orientation or SamplesPerPixel or RowsPerStrip or PlanarConfiguration or TileOffsets or ExtraSamples or SampleFormat;
+            if (!interesting)
+            {
+                continue;
+            }
+            if (type is not (1 or 3 or 4) || n > 1 << 24)
+            {
+                return null;
+            }
+            long[] values = new long[n];
+            for (long k = 0; k < n; k++)
+            {
+                values[k] = type switch { 1 => file[data + k], 3 => U16(data + (2 * k)), _ => U32(data + (4 * k)) };
+            }
+            tags[tag] = values;
+        }
+        return tags;
+    }
+}
