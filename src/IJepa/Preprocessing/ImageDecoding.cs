@@ -6,13 +6,14 @@ public enum ImageDecoding
     /// <summary>
     /// JPEG and WebP through the native libraries Pillow uses — libjpeg-turbo (integer IDCT, "fancy" chroma
     /// upsampling, Adobe CMYK) and libwebp — by way of SkiaSharp, so their pixels are Pillow's exactly;
-    /// PNG, TIFF, TGA and PBM through ImageSharp, which already matches Pillow on them (with checks that refuse
-    /// damaged PNG and TIFF data where Pillow does); GIF and BMP through managed readers that follow Pillow 9.4
-    /// exactly, damaged files included.
+    /// PNG, TIFF and PBM through ImageSharp, which already matches Pillow on them (with checks that refuse
+    /// damaged PNG and TIFF data where Pillow does, and uncompressed striped TIFFs read as Pillow reads them);
+    /// GIF, BMP and TGA through managed readers that follow Pillow 9.4 exactly, damaged files included; a WebP whose
+    /// RIFF structure Pillow's demuxer refuses is refused first.
     /// </summary>
     Native,
 
-    /// <summary>Every format through managed decoders (ImageSharp; GIF and BMP as in <see cref="Native"/>): no native code, but JPEG pixels differ from Pillow's by a few levels.</summary>
+    /// <summary>Every format through managed decoders (ImageSharp; GIF, BMP, TGA and raw TIFF as in <see cref="Native"/>): no native code, but JPEG pixels differ from Pillow's by a few levels.</summary>
     ImageSharp,
 
     /// <summary>
