@@ -15,6 +15,9 @@ using IJepa.Preprocessing;
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- pipeline [--photos DIR] [--model DIR] [--workers 1,2] [--batch N] [--images N] [--rounds N] [--device D] [--dtype T] [--out FILE] [--cosine-only]
 //       EncodeAsync end to end on real photos (bench/photos/get-photos.sh) by worker count, exact and fast decode,
 //       and the fast decode's pooled cosine against exact; without --model the FeatureDump demo model.
+//   dotnet run --project bench/IJepa.Benchmarks -c Release -- hub [--model DIR] [--rounds N] [--work DIR] [--out FILE]
+//       Download of DIR's model.safetensors from the tests' fake hub (a child process on 127.0.0.1) against curl of the
+//       same URL, peak memory, resume after a cut halfway, and loading from the cache against loading DIR.
 // Without --model, a random full-size ViT-H/14 checkpoint is written to bench/results/tmp/vith14 first,
 // and its ONNX export (Debian's python3-torch, bench/onnx/export_onnx.py) to bench/results/tmp/vith14-onnx.
 string command = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "all";
@@ -143,8 +146,19 @@ switch (command)
                 int.Parse(Option("--batch") ?? "8", CultureInfo.InvariantCulture), int.Parse(Option("--images") ?? "96", CultureInfo.InvariantCulture),
                 int.Parse(Option("--rounds") ?? "3", CultureInfo.InvariantCulture), Option("--out"), args.Contains("--cosine-only")));
         }
+    case "hub":
+        {
+            if (randomModel && !File.Exists(Path.Combine(modelDir, "model.safetensors")))
+            {
+                LoadBenchmark.EnsureVitHugeCheckpoint(modelDir);
+            }
+            return await HubBenchmark.RunAsync(new HubBenchmark.Settings(modelDir, Option("--work") ?? Path.Combine(Path.GetTempPath(), "ijepa-hub-bench"),
+                int.Parse(Option("--rounds") ?? "3", CultureInfo.InvariantCulture), Option("--out")));
+        }
+    case "hub-serve":
+        return await HubBenchmark.ServeAsync(modelDir);
     default:
-        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess, forward, routes, load-original, pipeline, gpu-forward)");
+        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess, forward, routes, load-original, pipeline, gpu-forward, hub)");
         return 2;
 }
 

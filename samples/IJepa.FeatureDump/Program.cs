@@ -11,7 +11,8 @@ using IJepa.Preprocessing;
 //   dotnet run --project samples/IJepa.FeatureDump -c Release -- [options] <image files or folders>...
 const string Usage = """
     usage: IJepa.FeatureDump [options] <image files or folders>...
-      --model DIR      Hugging Face I-JEPA folder (default: the random-weights demo model shipped with this sample)
+      --model M        Hugging Face I-JEPA folder, or hub id (facebook/ijepa_vith14_1k[@revision]) fetched into the
+                       Hugging Face cache (default: the random-weights demo model shipped with this sample)
       --out FILE       features.safetensors (default), .npy (pooled) or .jsonl (path + pooled per line)
       --patches        also write patch embeddings ("patches" [N,T,D], safetensors only)
       --batch N        images per forward pass (default 8)
@@ -121,6 +122,7 @@ try
         Decoding = RuntimeArguments.Decoding(flags.Contains("--fast-decode")),
         Backend = RuntimeArguments.Backend(options.GetValueOrDefault("--backend")),
         ExpectedSha256 = options.TryGetValue("--sha256", out string? sha) ? new Dictionary<string, string> { ["model.safetensors"] = sha } : null,
+        Hub = new IJepa.Hub.HubOptions { Progress = new DownloadProgress() },
     };
 }
 catch (FormatException e)

@@ -8,7 +8,8 @@ using IJepa.Similarity;
 //   dotnet run --project samples/IJepa.Similarity -c Release -- [options] <folder> <query image>...
 const string Usage = """
     usage: IJepa.Similarity [options] <folder> <query image>...
-      --model DIR    Hugging Face I-JEPA folder (default: the random-weights demo model)
+      --model M      Hugging Face I-JEPA folder, or hub id (facebook/ijepa_vith14_1k[@revision]) fetched into the
+                     Hugging Face cache (default: the random-weights demo model)
       -k N           how many neighbours to print (default 5)
       --index FILE   keep the folder's embeddings in FILE (JSON) and reuse them while the files are unchanged
       --batch N      images per forward pass (default 8)
@@ -101,6 +102,7 @@ try
         Workers = workers,
         Decoding = RuntimeArguments.Decoding(options.ContainsKey("--fast-decode")),
         Backend = backend,
+        Hub = new IJepa.Hub.HubOptions { Progress = new DownloadProgress() },
     });
 
     // Embeddings made with another backend or the fast decode differ slightly: an index holds one preprocessing only.

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using IJepa.Checkpoints;
+using IJepa.Hub;
 using IJepa.Model;
 using IJepa.Pipeline;
 using IJepa.Preprocessing;
@@ -39,19 +40,50 @@ public sealed class IJepaEncoder : IDisposable
     /// <summary>The options the encoder was loaded with.</summary>
     public IJepaEncoderOptions Options { get; }
 
-    /// <summary>The model folder's name, used as the model id.</summary>
+    /// <summary>The model id: the hub id when loaded from the hub, else the model folder's name.</summary>
     public string ModelId { get; }
 
     /// <summary>Length of the pooled embedding.</summary>
     public int Dimension => Model.Config.HiddenSize;
 
-    /// <summary>Loads a Hugging Face I-JEPA folder (config.json, model.safetensors or shards, preprocessor_config.json).</summary>
+    /// <summary>
+    /// Loads a Hugging Face I-JEPA folder (config.json, model.safetensors or shards, preprocessor_config.json),
+    /// or, when no such folder exists, a hub model id (<c>facebook/ijepa_vith14_1k</c>, optionally
+    /// <c>@revision</c>) fetched into the cache Python shares (see <see cref="HuggingFaceHub"/>).
+    /// </summary>
+    /// <param name="modelDirectory">A model folder, or a hub model id.</param>
+    /// <param name="options">Device, dtype, preprocessing, hub settings; null: the defaults.</param>
     /// <exception cref="IJepaCheckpointException">The folder or its files are unusable.</exception>
+    /// <exception cref="HubException">A hub id could not be fetched (not found, no access, offline and not cached, ...); the message says what to do.</exception>
     /// <exception cref="ArgumentException">The options are invalid (unknown device name, bad layer index, ...).</exception>
     /// <exception cref="IJepaRuntimeException">The device cannot be used here (no CUDA libtorch, no GPU); the message says why.</exception>
     public static IJepaEncoder Load(string modelDirectory, IJepaEncoderOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
+        (string folder, string? hubId) = ModelSource.Resolve(modelDirectory, options?.Hub);
+        return LoadFolder(folder, hubId, options);
+    }
+
+    /// <summary>
+    /// As <see cref="Load"/>, with the download of a hub model asynchronous and cancellable (what was
+    /// downloaded is kept and resumed by the next call).
+    /// </summary>
+    /// <param name="modelDirectory">A model folder, or a hub model id.</param>
+    /// <param name="options">Device, dtype, preprocessing, hub settings; null: the defaults.</param>
+    /// <param name="cancellationToken">Stops the download.</param>
+    /// <exception cref="IJepaCheckpointException">The folder or its files are unusable.</exception>
+    /// <exception cref="HubException">A hub id could not be fetched; the message says what to do.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public static async Task<IJepaEncoder> LoadAsync(string modelDirectory, IJepaEncoderOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
+        (string folder, string? hubId) = await ModelSource.ResolveAsync(modelDirectory, options?.Hub, cancellationToken).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        return LoadFolder(folder, hubId, options);
+    }
+
+    private static IJepaEncoder LoadFolder(string modelDirectory, string? hubId, IJepaEncoderOptions? options)
+    {
         options ??= new IJepaEncoderOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.PrefetchBatches, 1);
@@ -98,7 +130,7 @@ public sealed class IJepaEncoder : IDisposable
                 preprocessing = preprocessing with { Backend = backend };
             }
             var preprocessor = new ImagePreprocessor(preprocessing);
-            string id = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDirectory)));
+            string id = hubId ?? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelDirectory)));
             return new IJepaEncoder(model, preprocessor, options, id);
         }
         catch

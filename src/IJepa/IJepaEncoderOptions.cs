@@ -1,3 +1,4 @@
+using IJepa.Hub;
 using IJepa.Preprocessing;
 
 namespace IJepa;
@@ -62,4 +63,10 @@ public sealed record IJepaEncoderOptions
     /// them), checked before loading; a mismatch is an <see cref="Checkpoints.IJepaCheckpointException"/>.
     /// </summary>
     public IReadOnlyDictionary<string, string>? ExpectedSha256 { get; init; }
+
+    /// <summary>
+    /// How a hub model id given to <see cref="IJepaEncoder.Load(string, IJepaEncoderOptions?)"/> is fetched
+    /// (endpoint, token, cache, offline, progress). Null: from the environment, as huggingface_hub does.
+    /// </summary>
+    public HubOptions? Hub { get; init; }
 }

@@ -1,4 +1,5 @@
 using IJepa.Checkpoints;
+using IJepa.Hub;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -65,10 +66,19 @@ public sealed class IJepaModel : nn.Module
     /// Loads a Hugging Face I-JEPA folder: <c>config.json</c> plus <c>model.safetensors</c> or
     /// sharded <c>model-0000k-of-0000n.safetensors</c> with <c>model.safetensors.index.json</c>.
     /// Weights stored as F32, F16, BF16 or F64 are converted to <paramref name="dtype"/>.
+    /// When no such folder exists and <paramref name="directory"/> is a hub id (<c>facebook/ijepa_vith14_1k</c>,
+    /// optionally <c>@revision</c>), the model is fetched into the Hugging Face cache first (see <see cref="HuggingFaceHub"/>).
     /// </summary>
+    /// <param name="directory">A model folder, or a hub model id.</param>
+    /// <param name="dtype">The dtype of the parameters.</param>
+    /// <param name="device">Where the model lives (default: the CPU).</param>
+    /// <param name="hub">How a hub id is fetched; null: from the environment.</param>
     /// <exception cref="IJepaCheckpointException">The folder, config or weights are unusable; the message lists every problem.</exception>
-    public static IJepaModel FromPretrained(string directory, ScalarType dtype = ScalarType.Float32, Device? device = null)
+    /// <exception cref="HubException">A hub id could not be fetched; the message says why and what to do.</exception>
+    public static IJepaModel FromPretrained(string directory, ScalarType dtype = ScalarType.Float32, Device? device = null, HubOptions? hub = null)
     {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        directory = ModelSource.Resolve(directory, hub).Folder;
         using var checkpoint = HuggingFaceCheckpoint.Open(directory);
         IJepaModel model = Create(checkpoint.Config, dtype, device);
         try
