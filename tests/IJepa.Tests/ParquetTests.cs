@@ -106,7 +106,10 @@ public class ParquetTests
     {
         var environment = new Dictionary<string, string?>
         {
-            ["JOB_COMPLETION_INDEX"] = k8s, ["SLURM_ARRAY_TASK_ID"] = slurmId, ["SLURM_ARRAY_TASK_MIN"] = slurmMin, ["SLURM_ARRAY_TASK_COUNT"] = slurmCount,
+            ["JOB_COMPLETION_INDEX"] = k8s,
+            ["SLURM_ARRAY_TASK_ID"] = slurmId,
+            ["SLURM_ARRAY_TASK_MIN"] = slurmMin,
+            ["SLURM_ARRAY_TASK_COUNT"] = slurmCount,
         };
         Assert.Equal(new Shard(index, count), Shard.Parse(spec, n => environment.GetValueOrDefault(n)));
     }
