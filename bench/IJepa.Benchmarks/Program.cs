@@ -6,6 +6,8 @@ using IJepa.Preprocessing;
 // IJepa benchmarks.
 //   dotnet run --project bench/IJepa.Benchmarks -c Release                 # everything, one run (see README)
 //       [--model DIR] [--onnx FILE] [--threads N] [--repeats N] [--device cpu|cuda]
+//   dotnet run --project bench/IJepa.Benchmarks -c Release -- parquet-topk [--rows 1000000] [--dim 1280] [--queries 1,10] [--data DIR]
+//       exact top-10 with DuckDB over a synthetic Parquet dataset it writes first (about 5 GB at the defaults)
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- load [--model DIR] [--repeats N] [--json]
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- preprocess [--image FILE] [--repeats N]
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- load-original [--checkpoint FILE] [--part encoder]
@@ -30,6 +32,9 @@ bool randomModel = Option("--model") is null;
 
 switch (command)
 {
+    case "parquet-topk":
+        return ParquetTopKBenchmark.Run(Option("--data") ?? Path.Combine(resultsDir, "tmp", "topk"), int.Parse(Option("--rows") ?? "1000000", CultureInfo.InvariantCulture),
+            int.Parse(Option("--dim") ?? "1280", CultureInfo.InvariantCulture), [.. (Option("--queries") ?? "1,10").Split(',').Select(q => int.Parse(q, CultureInfo.InvariantCulture))], 10);
     case "all":
         {
             if (randomModel)

@@ -7,7 +7,7 @@ using IJepa.Samples;
 using IJepa.Model;
 using IJepa.Preprocessing;
 
-// Dumps I-JEPA features of images to .safetensors, .npy or .jsonl.
+// Dumps I-JEPA features of images to .safetensors, .npy, .jsonl or a resumable, shardable Parquet dataset.
 //   dotnet run --project samples/IJepa.FeatureDump -c Release -- [options] <image files or folders>...
 const string Usage = """
     usage: IJepa.FeatureDump [options] <image files or folders>...
@@ -22,12 +22,12 @@ const string Usage = """
       --preset P       hf (default: the model's preprocessor_config.json) or paper
       --strict         stop at the first image that cannot be read
       --sha256 HEX     refuse the model unless its model.safetensors has this SHA-256 (the hub lists it)
-    """ + "\n" + RuntimeArguments.Usage;
+    """ + "\n" + ParquetDump.Usage + RuntimeArguments.Usage;
 
 var positional = new List<string>();
 var options = new Dictionary<string, string>(StringComparer.Ordinal);
 var flags = new HashSet<string>(StringComparer.Ordinal);
-string[] valued = ["--model", "--out", "--batch", "--device", "--dtype", "--threads", "--preset", "--sha256", "--make-demo-model", "--libtorch", "--workers", "--backend"];
+string[] valued = ["--model", "--out", "--batch", "--device", "--dtype", "--threads", "--preset", "--sha256", "--make-demo-model", "--libtorch", "--workers", "--backend", "--shard", "--part-rows"];
 for (int i = 0; i < args.Length; i++)
 {
     if (valued.Contains(args[i]))
@@ -38,7 +38,7 @@ for (int i = 0; i < args.Length; i++)
         }
         options[args[i]] = args[++i];
     }
-    else if (args[i] is "--patches" or "--strict" or "--fast-decode" or "--help" or "-h")
+    else if (args[i] is "--patches" or "--strict" or "--fast-decode" or "--restart" or "--help" or "-h")
     {
         flags.Add(args[i]);
     }
@@ -130,6 +130,19 @@ catch (FormatException e)
     return Exit.Usage(e.Message, Usage);
 }
 
+if (ParquetDump.Handles(output))
+{
+    try
+    {
+        return await ParquetDump.RunAsync(new ParquetDump.Settings(positional, files, output, modelDir, encoderOptions, options.GetValueOrDefault("--shard"),
+            options.GetValueOrDefault("--part-rows"), flags.Contains("--restart"), strict, patches), Usage);
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException or IJepaCheckpointException or IJepaRuntimeException)
+    {
+        return Exit.Error(e.Message);
+    }
+}
+
 try
 {
     FeatureWriter.CheckWritable(output);
@@ -175,7 +188,7 @@ try
         {
             rows.Add(result.Embedding!);
         }
-        progress.Report(done, watch.Elapsed);
+        progress.Report(done, watch.Elapsed, failures);
     }
     progress.Clear();
     if (rows.Count > 0)

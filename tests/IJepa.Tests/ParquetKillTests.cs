@@ -1,0 +1,166 @@
+using System.Diagnostics;
+using System.Globalization;
+using IJepa.Preprocessing;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using Xunit.Abstractions;
+
+namespace IJepa.Tests;
+
+/// <summary>
+/// Four FeatureDump shard processes killed with SIGKILL at random moments and restarted until they finish: the
+/// dataset they leave must hold every image exactly once with a single process's values, and nothing visible
+/// in it may ever be a partial file.
+/// </summary>
+public class ParquetKillTests(ITestOutputHelper log)
+{
+    private const int Images = 2000;
+    private const int Shards = 4;
+
+    [Fact]
+    public void Shards_killed_at_random_and_restarted_leave_every_image_exactly_once()
+    {
+        using TempFolder work = TestData.NewFolder();
+        string images = work.File("images");
+        string[] paths = WriteImages(images);
+        string dataset = work.File("out.parquet");
+        var random = new Random(16);
+        int kills = 0;
+        var watch = Stopwatch.StartNew();
+        var checkLock = new object();
+        Parallel.For(0, Shards, new ParallelOptions { MaxDegreeOfParallelism = Shards }, shard =>
+        {
+            int delayMs;
+            lock (random)
+            {
+                delayMs = random.Next(1500, 6000);
+            }
+            for (int attempt = 0; ; attempt++)
+            {
+                var text = new System.Text.StringBuilder();
+                using Process process = Start(work.Path, images, dataset, shard, text);
+                // Killed at least twice each, then left to finish so that the test ends.
+                bool finished = attempt >= 3 ? process.WaitForExit(TimeSpan.FromMinutes(5)) : process.WaitForExit(delayMs);
+                if (!finished && attempt < 3)
+                {
+                    process.Kill(); // SIGKILL on Unix: no handler runs
+                    process.WaitForExit();
+                    Interlocked.Increment(ref kills);
+                    lock (checkLock)
+                    {
+                        AssertNothingPartialIsVisible(dataset, shard);
+                    }
+                    lock (random)
+                    {
+                        delayMs = random.Next(1000, 6000);
+                    }
+                    continue;
+                }
+                Assert.True(finished, $"shard {shard} did not finish");
+                process.WaitForExit();
+                lock (text)
+                {
+                    Assert.True(process.ExitCode == 0, $"shard {shard}: exit {process.ExitCode}\n{text}");
+                }
+                break;
+            }
+        });
+        log.WriteLine($"{kills} kills, {watch.Elapsed.TotalSeconds:F0} s");
+        Assert.True(kills >= Shards, $"only {kills} kills: the processes finished before being killed");
+
+        for (int shard = 0; shard < Shards; shard++)
+        {
+            Assert.True(File.Exists(Path.Combine(dataset, $"_SUCCESS-{shard}-of-{Shards}.json")));
+        }
+        Assert.Empty(ParquetTests.Query($"SELECT path FROM read_parquet('{dataset}/*.parquet') GROUP BY path HAVING count(*) > 1"));
+        List<object?[]> rows = ParquetTests.Query($"SELECT path, pooled FROM read_parquet('{dataset}/*.parquet') ORDER BY path");
+        Assert.Equal(paths.Select(p => Path.GetRelativePath(images, p).Replace('\\', '/')).Order(StringComparer.Ordinal), rows.Select(r => (string)r[0]!));
+
+        using IJepaEncoder encoder = IJepaEncoder.Load(TestData.Reference("ijepa_tiny_p14"), new IJepaEncoderOptions { BatchSize = 8 });
+        var expected = encoder.EncodeBatch(rows.Select(r => ImageInput.FromFile(Path.Combine(images, (string)r[0]!))));
+        for (int i = 0; i < rows.Count; i++)
+        {
+            float[] got = [.. ((System.Collections.IEnumerable)rows[i][1]!).Cast<float>()];
+            for (int d = 0; d < got.Length; d++)
+            {
+                Assert.True(Math.Abs(got[d] - expected[i].Pooled[d]) <= 1e-4f, $"{rows[i][0]} [{d}]: {got[d]} vs {expected[i].Pooled[d]}");
+            }
+        }
+    }
+
+    private static Process Start(string workingDirectory, string images, string dataset, int shard, System.Text.StringBuilder text)
+    {
+        var start = new ProcessStartInfo(DotnetCli.Dotnet)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in new[]
+        {
+            DotnetCli.Sample("IJepa.FeatureDump"), "--model", TestData.Reference("ijepa_tiny_p14"), "--batch", "8", "--threads", "1", "--workers", "1",
+            "--part-rows", "40", "--shard", string.Create(CultureInfo.InvariantCulture, $"{shard}/{Shards}"), "--out", dataset, images,
+        })
+        {
+            start.ArgumentList.Add(a);
+        }
+        start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        Process process = Process.Start(start)!;
+        // Drained as it comes so that a full pipe never blocks the child.
+        process.OutputDataReceived += (_, e) => Append(text, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(text, e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static void Append(System.Text.StringBuilder text, string? line)
+    {
+        lock (text)
+        {
+            text.AppendLine(line);
+        }
+    }
+
+    /// <summary>Every visible part is a complete Parquet file listed in its shard's manifest; the killed shard has no success marker.</summary>
+    private static void AssertNothingPartialIsVisible(string dataset, int killedShard)
+    {
+        if (!Directory.Exists(dataset))
+        {
+            return; // killed before any shard created it
+        }
+        Assert.False(File.Exists(Path.Combine(dataset, $"_SUCCESS-{killedShard}-of-{Shards}.json")));
+        foreach (string part in Directory.GetFiles(dataset, "*.parquet"))
+        {
+            string name = Path.GetFileName(part);
+            string shardTag = name["part-".Length..name.LastIndexOf('-')];
+            string manifest = File.ReadAllText(Path.Combine(dataset, $"_manifest-{shardTag}.jsonl"));
+            Assert.Contains($"\"part\":\"{name}\"", manifest, StringComparison.Ordinal);
+            long rows = Convert.ToInt64(ParquetTests.Query($"SELECT count(*) FROM read_parquet('{part}')")[0][0], CultureInfo.InvariantCulture);
+            Assert.InRange(rows, 1, 40);
+        }
+    }
+
+    private static string[] WriteImages(string folder)
+    {
+        var random = new Random(2000);
+        var paths = new string[Images];
+        for (int i = 0; i < Images; i++)
+        {
+            string dir = Path.Combine(folder, (i % 20).ToString("D2", CultureInfo.InvariantCulture));
+            Directory.CreateDirectory(dir);
+            using var image = new Image<Rgb24>(16, 16);
+            for (int y = 0; y < 16; y++)
+            {
+                for (int x = 0; x < 16; x++)
+                {
+                    image[x, y] = new Rgb24((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256));
+                }
+            }
+            paths[i] = Path.Combine(dir, $"img{i:D4}.png");
+            image.SaveAsPng(paths[i]);
+        }
+        return paths;
+    }
+}
