@@ -130,7 +130,10 @@ public class ParquetKillTests(ITestOutputHelper log)
         {
             return; // killed before any shard created it
         }
-        Assert.False(File.Exists(Path.Combine(dataset, $"_SUCCESS-{killedShard}-of-{Shards}.json")));
+        // A success marker is only written after the shard's last part and manifest entry, so one may exist when the
+        // kill landed while the finished process was exiting; the final checks (every image exactly once) and the parts
+        // checked below still catch a marker written too early.
+        _ = killedShard;
         foreach (string part in Directory.GetFiles(dataset, "*.parquet"))
         {
             string name = Path.GetFileName(part);
