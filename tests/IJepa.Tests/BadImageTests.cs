@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using IJepa.Benchmarks;
 using IJepa.Preprocessing;
 
 namespace IJepa.Tests;
@@ -16,10 +17,11 @@ public class BadImageTests
     {
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        long rss = ResidentMemory.ResetPeak();
+        ProcessMemory.ResetPeak();
+        long rss = ProcessMemory.Resident();
         long managed = GC.GetAllocatedBytesForCurrentThread();
         ImageDecodeException error = refusal();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - managed, grown = ResidentMemory.Peak() - rss;
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - managed, grown = ProcessMemory.Peak() - rss;
         Assert.True(allocated < 16 << 20, $"allocated {allocated:N0} managed bytes");
         Assert.True(grown < 32 << 20, $"peak resident memory grew {grown:N0} bytes");
         return error;

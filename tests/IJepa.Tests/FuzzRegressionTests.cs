@@ -1,3 +1,4 @@
+using IJepa.Benchmarks;
 using IJepa.Fuzz;
 
 namespace IJepa.Tests;
@@ -65,9 +66,10 @@ public class FuzzRegressionTests
         {
             GC.Collect();
             GC.WaitForPendingFinalizers();
-            long before = ResidentMemory.ResetPeak();
+            ProcessMemory.ResetPeak();
+            long before = ProcessMemory.Resident();
             Check(target, File.ReadAllBytes(file), Path.GetFileName(file), failures);
-            long growth = ResidentMemory.Peak() - before;
+            long growth = ProcessMemory.Peak() - before;
             if (growth > RegressionMemoryBound)
             {
                 failures.Add($"{Path.GetFileName(file)}: peak resident memory grew {growth / 1e6:F0} MB (bound {RegressionMemoryBound / 1e6:F0} MB)");
@@ -97,22 +99,3 @@ public class FuzzRegressionTests
     }
 }
 
-/// <summary>The process's resident set from /proc (Linux): managed and native memory alike.</summary>
-internal static class ResidentMemory
-{
-    /// <summary>Resets the kernel's peak-RSS mark (VmHWM) to the current RSS and returns that RSS in bytes.</summary>
-    public static long ResetPeak()
-    {
-        File.WriteAllText("/proc/self/clear_refs", "5");
-        return Read("VmRSS:");
-    }
-
-    /// <summary>The peak RSS since the last reset, in bytes.</summary>
-    public static long Peak() => Read("VmHWM:");
-
-    private static long Read(string key)
-    {
-        string line = File.ReadLines("/proc/self/status").First(l => l.StartsWith(key, StringComparison.Ordinal));
-        return long.Parse(line[key.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
-    }
-}

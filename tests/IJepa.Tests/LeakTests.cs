@@ -1,3 +1,4 @@
+using IJepa.Benchmarks;
 using IJepa.Preprocessing;
 using TorchSharp;
 
@@ -52,14 +53,15 @@ public class TorchvisionResizeMemoryTests
         }
         long baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         GC.Collect();
-        long rssBefore = ResidentMemory.ResetPeak();
+        ProcessMemory.ResetPeak();
+        long rssBefore = ProcessMemory.Resident();
         for (int i = 0; i < 300; i++)
         {
             preprocessor.Preprocess(photo, values);
         }
         Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
         // 300 leaked 2.4 MB inputs would be 700 MB; allow allocator noise only.
-        long grown = ResidentMemory.Peak() - rssBefore;
+        long grown = ProcessMemory.Peak() - rssBefore;
         Assert.True(grown < 64L * 1024 * 1024, $"peak RSS grew {grown / 1e6:F0} MB over 300 images");
     }
 }

@@ -180,7 +180,7 @@ public sealed record PreprocessingOptions
             }
             options = options with
             {
-                Backend = backend ?? (options.Filter is ResampleFilter.Bilinear or ResampleFilter.Bicubic ? PreprocessingBackend.Torchvision : PreprocessingBackend.Pil),
+                Backend = backend ?? (TorchvisionCanResize(options.Filter) ? PreprocessingBackend.Torchvision : PreprocessingBackend.Pil),
             };
             if (problems.Count == 0)
             {
@@ -244,7 +244,7 @@ public sealed record PreprocessingOptions
         {
             problems.Add($"filter {Filter} is not supported");
         }
-        else if (Backend != PreprocessingBackend.Pil && Filter is not (ResampleFilter.Bilinear or ResampleFilter.Bicubic))
+        else if (Backend != PreprocessingBackend.Pil && !TorchvisionCanResize(Filter))
         {
             problems.Add($"torchvision resizes tensors with bilinear or bicubic only, not {Filter}; use Backend = Pil");
         }
@@ -258,6 +258,9 @@ public sealed record PreprocessingOptions
         }
         return problems;
     }
+
+    /// <summary>torchvision resizes tensors with bilinear and bicubic only (its other filters need PIL images).</summary>
+    internal static bool TorchvisionCanResize(ResampleFilter filter) => filter is ResampleFilter.Bilinear or ResampleFilter.Bicubic;
 
     private static bool Bool(JsonElement root, string name, bool fallback) =>
         root.TryGetProperty(name, out JsonElement v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : fallback;
