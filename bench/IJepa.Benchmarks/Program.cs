@@ -8,6 +8,8 @@ using IJepa.Preprocessing;
 //       [--model DIR] [--onnx FILE] [--threads N] [--repeats N] [--device cpu|cuda]
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- parquet-topk [--rows 1000000] [--dim 1280] [--queries 1,10] [--data DIR]
 //       exact top-10 with DuckDB over a synthetic Parquet dataset it writes first (about 5 GB at the defaults)
+//   dotnet run --project bench/IJepa.Benchmarks -c Release -- parquet-cost [--model DIR] [--images 2000] [--rounds 3] [--patches] [--threads N] [--out FILE]
+//       FeatureDump writing safetensors against writing Parquet, same images and model, interleaved child processes
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- load [--model DIR] [--repeats N] [--json]
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- preprocess [--image FILE] [--repeats N]
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- load-original [--checkpoint FILE] [--part encoder]
@@ -160,10 +162,20 @@ switch (command)
             return await HubBenchmark.RunAsync(new HubBenchmark.Settings(modelDir, Option("--work") ?? Path.Combine(Path.GetTempPath(), "ijepa-hub-bench"),
                 int.Parse(Option("--rounds") ?? "3", CultureInfo.InvariantCulture), Option("--out")));
         }
+    case "parquet-cost":
+        {
+            string work = Option("--work") ?? Path.Combine(resultsDir, "tmp", "parquet-cost");
+            Directory.CreateDirectory(work);
+            return ParquetCostBenchmark.Run(new ParquetCostBenchmark.Settings(
+                Path.Combine(repository, "samples", "IJepa.FeatureDump", "bin", "Release", "net10.0", "IJepa.FeatureDump.dll"),
+                Option("--model") ?? Path.Combine(repository, "samples", "IJepa.FeatureDump", "demo-model"), Path.Combine(work, "images"),
+                int.Parse(Option("--images") ?? "2000", CultureInfo.InvariantCulture), int.Parse(Option("--rounds") ?? "3", CultureInfo.InvariantCulture),
+                args.Contains("--patches"), Option("--threads") is { } threads ? int.Parse(threads, CultureInfo.InvariantCulture) : null, work, Option("--out")));
+        }
     case "hub-serve":
         return await HubBenchmark.ServeAsync(modelDir);
     default:
-        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess, forward, routes, load-original, pipeline, gpu-forward, hub)");
+        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess, forward, routes, load-original, pipeline, gpu-forward, hub, parquet-topk, parquet-cost)");
         return 2;
 }
 

@@ -71,6 +71,16 @@ public class ParquetTests
         }
         // 10 rows in groups of 3: memory holds one group, not the file.
         Assert.Equal(4L, Convert.ToInt64(Query($"SELECT count(DISTINCT row_group_id) FROM parquet_metadata('{file}')")[0][0], System.Globalization.CultureInfo.InvariantCulture));
+        // The float vectors are written plain, without dictionaries or min/max statistics (cost, no benefit); the
+        // repeated model id keeps its dictionary.
+        List<object?[]> chunks = Query($"SELECT DISTINCT path_in_schema, encodings, stats_min IS NULL FROM parquet_metadata('{file}') ORDER BY 1");
+        foreach (object?[] chunk in chunks.Where(c => ((string)c[0]!).StartsWith("p", StringComparison.Ordinal) && ((string)c[0]!).EndsWith("element", StringComparison.Ordinal)))
+        {
+            Assert.DoesNotContain("DICTIONARY", (string)chunk[1]!, StringComparison.Ordinal);
+            Assert.True((bool)chunk[2]!, $"{chunk[0]} has statistics");
+        }
+        Assert.Equal(2, chunks.Count(c => ((string)c[0]!).EndsWith("element", StringComparison.Ordinal)));
+        Assert.Contains("DICTIONARY", (string)chunks.Single(c => (string)c[0]! == "model")[1]!, StringComparison.Ordinal);
     }
 
     [Fact]
