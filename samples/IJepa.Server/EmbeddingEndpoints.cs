@@ -25,7 +25,8 @@ internal static class EmbeddingEndpoints
             .WithSummary("Prometheus metrics: requests by status, queue depth, batch sizes, latency, images/s.");
         app.MapPost("/embed", EmbedAsync)
             .WithSummary("Embeds one image: the request body is the encoded image (JPEG, PNG, WebP, GIF, BMP, TIFF, ...).")
-            .Accepts<Stream>("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff")
+            // Routing answers 415 to any other content type (before the handler runs).
+            .Accepts<Stream>("image/*")
             .Produces<EmbedResponse>()
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
@@ -43,10 +44,11 @@ internal static class EmbeddingEndpoints
 
     private static async Task<IResult> EmbedAsync(HttpRequest request, EmbeddingService service, ServerMetrics metrics, bool? patches, CancellationToken cancellationToken)
     {
-        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out MediaTypeHeaderValue? type) || !type.MediaType.StartsWith("image/", StringComparison.OrdinalIgnoreCase))
+        if (string.IsNullOrEmpty(request.ContentType))
         {
+            // Routing refuses other content types, but lets a request without one through.
             return Results.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Unsupported media type",
-                detail: $"POST the image's bytes with an image/* content type (image/jpeg, image/png, ...), not '{request.ContentType}'. For several images, POST /embed/batch.");
+                detail: "POST the image's bytes with an image/* content type (image/jpeg, image/png, ...).");
         }
         // Room first, body second: a full server turns a request away without buffering it.
         using EmbeddingService.Reservation? reservation = service.TryReserve(1);
