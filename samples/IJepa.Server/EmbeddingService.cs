@@ -32,6 +32,8 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
     private int _inFlight; // reservations not yet disposed: requests still being served
     private volatile bool _ready;
     private volatile bool _stopping;
+    private volatile bool _abandon;
+    private Timer? _abandonTimer;
 
     public EmbeddingService(IOptions<EmbeddingServerOptions> options, ServerMetrics metrics, ILogger<EmbeddingService> logger, IHostApplicationLifetime lifetime)
     {
@@ -42,6 +44,20 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
         // Admission keeps it below capacity; the bound is a second guard, not the mechanism.
         _modelQueue = Channel.CreateBounded<Job>(new BoundedChannelOptions(_options.MaxQueue) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         metrics.QueueDepth = () => Volatile.Read(ref _waiting);
+        lifetime.ApplicationStopping.Register(OnStopping);
+    }
+
+    /// <summary>
+    /// From the shutdown signal on, no new work is taken (/ready says 503) while the accepted work goes on. Work
+    /// still waiting two seconds before the shutdown deadline (time for the images being decoded or encoded
+    /// to finish) is answered 503 with Retry-After rather than cut off at the deadline: every accepted request
+    /// gets a whole answer.
+    /// </summary>
+    private void OnStopping()
+    {
+        _stopping = true;
+        TimeSpan budget = _options.ShutdownTimeout - TimeSpan.FromSeconds(2);
+        _abandonTimer = new Timer(_ => _abandon = true, null, budget > TimeSpan.Zero ? budget : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>True once the model is loaded and until shutdown begins.</summary>
@@ -164,6 +180,11 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
                     job.Cancel();
                     continue;
                 }
+                if (_abandon)
+                {
+                    job.Fail(new ServiceUnavailableException());
+                    continue;
+                }
                 float[] pixels = ArrayPool<float>.Shared.Rent(values);
                 try
                 {
@@ -201,6 +222,11 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
                     if (job.Token.IsCancellationRequested)
                     {
                         job.Cancel();
+                        continue;
+                    }
+                    if (_abandon)
+                    {
+                        job.Fail(new ServiceUnavailableException());
                         continue;
                     }
                     if (batch.Count == 0)
@@ -265,6 +291,7 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         _stopping = true;
+        _abandon |= cancellationToken.IsCancellationRequested;
         await _loading.CancelAsync().ConfigureAwait(false);
         await _load.ConfigureAwait(false);
         // Whatever the order the host stops the web server and this service in, the requests already
@@ -274,6 +301,8 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
         {
             await Task.Delay(20, CancellationToken.None).ConfigureAwait(false);
         }
+        // Anything still queued now is answered 503 rather than encoded: the deadline has come.
+        _abandon = true;
         _decodeQueue.Writer.TryComplete();
         _modelQueue.Writer.TryComplete();
         foreach (Thread thread in _threads)
@@ -289,6 +318,7 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
         _hostBuffer?.Dispose();
         _encoder?.Dispose();
         _loading.Dispose();
+        _abandonTimer?.Dispose();
     }
 
     /// <summary>Room for some images in the queue, handed out by <see cref="TryReserve"/>.</summary>

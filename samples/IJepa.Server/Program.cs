@@ -41,7 +41,13 @@ else if (builder.Configuration["urls"] is null)
 }
 // One line per request at Information costs more than encoding a small image; errors still show.
 builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
-builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes);
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    kestrel.Limits.MaxRequestBodySize = options.MaxBodyBytes;
+    // Kestrel buffers up to this much of each connection's unread input (1 MB by default): with hundreds of
+    // clients uploading photos, that buffer, not the queue, would set the resident memory.
+    kestrel.Limits.MaxRequestBufferSize = 64 * 1024;
+});
 builder.Services.Configure<FormOptions>(form =>
 {
     // Kestrel's body limit bounds the form; kept in memory rather than spilled to temporary files.

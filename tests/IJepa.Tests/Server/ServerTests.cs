@@ -357,11 +357,22 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         int? exit = await server.WaitForExitAsync(TimeSpan.FromSeconds(10));
         log.WriteLine($"exit {exit} after {watch.Elapsed.TotalSeconds:F2} s\n{server.Output}");
         Assert.Equal(0, exit);
+        int encoded = 0;
         foreach (Task<HttpResponseMessage> request in requests)
         {
+            // Every accepted request gets a whole answer: its embedding, or (when the shutdown budget runs out on
+            // a slow machine before its turn) a 503 with Retry-After; never a cut connection.
             using HttpResponseMessage r = await request;
+            if (r.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                Assert.Equal("1", r.Headers.GetValues("Retry-After").Single());
+                continue;
+            }
             Assert.Equal(HttpStatusCode.OK, r.StatusCode);
             AssertWithin(expected.Pooled, Floats((await Json(r)).GetProperty("pooled")), BatchTolerance);
+            encoded++;
         }
+        log.WriteLine($"{encoded} of {requests.Length} encoded");
+        Assert.True(encoded >= 2, $"only {encoded} encoded");
     }
 }
