@@ -18,7 +18,7 @@ namespace IJepa.Benchmarks;
 internal static class ServerLoadBenchmark
 {
     public sealed record Settings(string Repository, string Model, string Photos, int Requests, int Clients, double CorruptShare,
-        int OverloadClients, int OverloadQueue, int OverloadSeconds, string? Output);
+        int OverloadClients, int OverloadQueue, int OverloadSeconds, string? Output, string[] Phases);
 
     private static readonly string Dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 
@@ -54,76 +54,86 @@ internal static class ServerLoadBenchmark
         // 1. FeatureDump's offline rate over the same photos, before and after the load (the machine may be shared:
         //    the load is compared with the mean of the two).
         int offlineImages = Math.Min(480, photos.Length * 40);
-        double offlineBefore = OfflineRate(featureDumpDll, s.Model, photos, offlineImages, Say);
-
-        // 2. The load.
-        Say("");
-        Say($"== load: {s.Clients} clients, {s.Requests} requests, {s.CorruptShare:P0} corrupt, server defaults (max batch 32, max wait 5 ms, queue 256)");
-        await using (ServerProcess server = await ServerProcess.StartAsync(Dotnet, serverDll, ["--model", s.Model], TimeSpan.FromMinutes(2)))
+        if (s.Phases.Contains("load"))
         {
-            LoadResult load = await LoadAsync(server.Address, images, expected, s.Requests, s.Clients, s.CorruptShare, TimeSpan.Zero, null);
-            Say(load.Describe());
-            string metrics = await Scrape(server.Address);
-            Say("batch sizes from /metrics: " + string.Join(", ", metrics.Split('\n').Where(l => l.StartsWith("ijepa_batch_size_", StringComparison.Ordinal)).Select(l => l.Replace("ijepa_batch_size_", "", StringComparison.Ordinal))));
-            server.Terminate();
-            Say($"server exit code {await server.WaitForExitAsync(TimeSpan.FromSeconds(15))}");
-            double offlineAfter = OfflineRate(featureDumpDll, s.Model, photos, offlineImages, Say);
-            double offlineRate = (offlineBefore + offlineAfter) / 2;
-            double rate = load.GoodOk / load.Seconds;
-            Say($"throughput {rate:F1} good images/s ({load.Ok / load.Seconds:F1} requests/s answered 200) = {rate / offlineRate:P1} of FeatureDump's offline " +
-                $"{offlineRate:F1} images/s (mean of {offlineBefore:F1} before and {offlineAfter:F1} after; target >= 90%)");
+            double offlineBefore = OfflineRate(featureDumpDll, s.Model, photos, offlineImages, Say);
+
+            // 2. The load.
+            Say("");
+            Say($"== load: {s.Clients} clients, {s.Requests} requests, {s.CorruptShare:P0} corrupt, server defaults (max batch 32, max wait 5 ms, queue 256)");
+            await using (ServerProcess server = await ServerProcess.StartAsync(Dotnet, serverDll, ["--model", s.Model], TimeSpan.FromMinutes(2)))
+            {
+                LoadResult load = await LoadAsync(server.Address, images, expected, s.Requests, s.Clients, s.CorruptShare, TimeSpan.Zero, null);
+                Say(load.Describe());
+                string metrics = await Scrape(server.Address);
+                Say("batch sizes from /metrics: " + string.Join(", ", metrics.Split('\n').Where(l => l.StartsWith("ijepa_batch_size_", StringComparison.Ordinal)).Select(l => l.Replace("ijepa_batch_size_", "", StringComparison.Ordinal))));
+                server.Terminate();
+                Say($"server exit code {await server.WaitForExitAsync(TimeSpan.FromSeconds(15))}");
+                double offlineAfter = OfflineRate(featureDumpDll, s.Model, photos, offlineImages, Say);
+                double offlineRate = (offlineBefore + offlineAfter) / 2;
+                double rate = load.GoodOk / load.Seconds;
+                Say($"throughput {rate:F1} good images/s ({load.Ok / load.Seconds:F1} requests/s answered 200) = {rate / offlineRate:P1} of FeatureDump's offline " +
+                    $"{offlineRate:F1} images/s (mean of {offlineBefore:F1} before and {offlineAfter:F1} after; target >= 90%)");
+            }
         }
 
         // 3. Overload: a small queue, many clients, resident memory sampled throughout.
-        Say("");
-        Say($"== overload: --max-queue {s.OverloadQueue}, {s.OverloadClients} clients for {s.OverloadSeconds} s (a 503 is retried at once: the most pressure)");
-        await using (ServerProcess server = await ServerProcess.StartAsync(Dotnet, serverDll, ["--model", s.Model, "--max-queue", $"{s.OverloadQueue}"], TimeSpan.FromMinutes(2)))
+        if (s.Phases.Contains("overload"))
         {
-            var rss = new List<(double Seconds, long Bytes)>();
-            var watch = Stopwatch.StartNew();
-            using var stopSampling = new CancellationTokenSource();
-            Task sampler = Task.Run(async () =>
+            Say("");
+            Say($"== overload: --max-queue {s.OverloadQueue}, {s.OverloadClients} clients for {s.OverloadSeconds} s (a 503 is retried at once: the most pressure)");
+            await using (ServerProcess server = await ServerProcess.StartAsync(Dotnet, serverDll, ["--model", s.Model, "--max-queue", $"{s.OverloadQueue}"], TimeSpan.FromMinutes(2)))
             {
-                while (!stopSampling.IsCancellationRequested)
+                var rss = new List<(double Seconds, long Bytes)>();
+                var watch = Stopwatch.StartNew();
+                using var stopSampling = new CancellationTokenSource();
+                Task sampler = Task.Run(async () =>
                 {
-                    rss.Add((watch.Elapsed.TotalSeconds, ProcessMemory.Resident(server.Process.Id)));
-                    await Task.Delay(500, CancellationToken.None);
-                }
-            });
-            LoadResult overload = await LoadAsync(server.Address, images, expected, int.MaxValue, s.OverloadClients, 0, TimeSpan.FromSeconds(s.OverloadSeconds), null);
-            await stopSampling.CancelAsync();
-            await sampler;
-            Say(overload.Describe());
-            Say($"503 with Retry-After: {overload.BusyWithRetryAfter} of {overload.Busy}");
-            int third = Math.Max(rss.Count / 3, 1);
-            long firstThird = rss.Take(third).Max(r => r.Bytes), lastThird = rss.Skip(rss.Count - third).Max(r => r.Bytes);
-            Say($"server RSS over {rss.Count} samples: min {rss.Min(r => r.Bytes) / 1e6:F0} MB, max {rss.Max(r => r.Bytes) / 1e6:F0} MB; " +
-                $"max of the first third {firstThird / 1e6:F0} MB, of the last third {lastThird / 1e6:F0} MB ({(double)lastThird / firstThird - 1:+0.0%;-0.0%})");
-            Say("RSS samples (s: MB): " + string.Join(" ", rss.Where((_, i) => i % 4 == 0).Select(r => $"{r.Seconds:F0}:{r.Bytes / 1e6:F0}")));
-            server.Terminate();
-            Say($"server exit code {await server.WaitForExitAsync(TimeSpan.FromSeconds(15))}");
+                    while (!stopSampling.IsCancellationRequested)
+                    {
+                        rss.Add((watch.Elapsed.TotalSeconds, ProcessMemory.Resident(server.Process.Id)));
+                        await Task.Delay(500, CancellationToken.None);
+                    }
+                });
+                LoadResult overload = await LoadAsync(server.Address, images, expected, int.MaxValue, s.OverloadClients, 0, TimeSpan.FromSeconds(s.OverloadSeconds), null);
+                await stopSampling.CancelAsync();
+                await sampler;
+                Say(overload.Describe());
+                Say($"503 with Retry-After: {overload.BusyWithRetryAfter} of {overload.Busy}");
+                int third = Math.Max(rss.Count / 3, 1);
+                long firstThird = rss.Take(third).Max(r => r.Bytes), lastThird = rss.Skip(rss.Count - third).Max(r => r.Bytes);
+                Say($"server RSS over {rss.Count} samples: min {rss.Min(r => r.Bytes) / 1e6:F0} MB, max {rss.Max(r => r.Bytes) / 1e6:F0} MB; " +
+                    $"max of the first third {firstThird / 1e6:F0} MB, of the last third {lastThird / 1e6:F0} MB ({(double)lastThird / firstThird - 1:+0.0%;-0.0%})");
+                Say("RSS samples (s: MB): " + string.Join(" ", rss.Where((_, i) => i % 4 == 0).Select(r => $"{r.Seconds:F0}:{r.Bytes / 1e6:F0}")));
+                server.Terminate();
+                Say($"server exit code {await server.WaitForExitAsync(TimeSpan.FromSeconds(15))}");
+            }
+
         }
 
         // 4. SIGTERM in the middle of a load.
-        Say("");
-        Say($"== SIGTERM mid-load: {s.Clients} clients, SIGTERM after 3 s");
-        await using (ServerProcess server = await ServerProcess.StartAsync(Dotnet, serverDll, ["--model", s.Model], TimeSpan.FromMinutes(2)))
+        if (s.Phases.Contains("sigterm"))
         {
-            var stopwatch = new Stopwatch();
-            int? exit = null;
-            Task terminate = Task.Run(async () =>
+            Say("");
+            Say($"== SIGTERM mid-load: {s.Clients} clients, SIGTERM after 3 s");
+            await using (ServerProcess server = await ServerProcess.StartAsync(Dotnet, serverDll, ["--model", s.Model], TimeSpan.FromMinutes(2)))
             {
-                await Task.Delay(3000);
-                stopwatch.Start();
-                server.Terminate();
-                exit = await server.WaitForExitAsync(TimeSpan.FromSeconds(30));
-                stopwatch.Stop();
-            });
-            LoadResult drained = await LoadAsync(server.Address, images, expected, int.MaxValue, s.Clients, 0, TimeSpan.FromSeconds(60), terminate);
-            await terminate;
-            Say(drained.Describe());
-            Say($"responses whose 200 header came but whose body was cut off: {drained.CutOff}; transport errors are requests sent after the server stopped listening or closed an idle connection");
-            Say($"exit code {exit} {stopwatch.Elapsed.TotalSeconds:F2} s after SIGTERM (target: within 10 s)");
+                var stopwatch = new Stopwatch();
+                int? exit = null;
+                Task terminate = Task.Run(async () =>
+                {
+                    await Task.Delay(3000);
+                    stopwatch.Start();
+                    server.Terminate();
+                    exit = await server.WaitForExitAsync(TimeSpan.FromSeconds(30));
+                    stopwatch.Stop();
+                });
+                LoadResult drained = await LoadAsync(server.Address, images, expected, int.MaxValue, s.Clients, 0, TimeSpan.FromSeconds(60), terminate);
+                await terminate;
+                Say(drained.Describe());
+                Say($"responses whose 200 header came but whose body was cut off: {drained.CutOff}; transport errors are requests sent after the server stopped listening or closed an idle connection");
+                Say($"exit code {exit} {stopwatch.Elapsed.TotalSeconds:F2} s after SIGTERM (target: within 10 s)");
+            }
         }
         Say("");
         Say($"load average at the end: {File.ReadAllText("/proc/loadavg").Trim()}");

@@ -99,6 +99,10 @@ internal sealed class ServerMetrics
         text.Append(CultureInfo.InvariantCulture, $"ijepa_images_total{{outcome=\"failed\"}} {Interlocked.Read(ref _imagesFailed)}\n");
         text.Append(CultureInfo.InvariantCulture, $"# HELP ijepa_images_per_second Images encoded per second over the last {RateWindowSeconds} s.\n# TYPE ijepa_images_per_second gauge\n");
         text.Append(CultureInfo.InvariantCulture, $"ijepa_images_per_second {ImagesPerSecond():0.###}\n");
+        text.Append("# HELP ijepa_managed_heap_bytes .NET heap size after the last collection.\n# TYPE ijepa_managed_heap_bytes gauge\n");
+        text.Append(CultureInfo.InvariantCulture, $"ijepa_managed_heap_bytes {GC.GetGCMemoryInfo().HeapSizeBytes}\n");
+        text.Append("# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\n");
+        text.Append(CultureInfo.InvariantCulture, $"process_resident_memory_bytes {Environment.WorkingSet}\n");
         _batches.Render(text, "ijepa_batch_size", "Images per forward pass.");
         _latency.Render(text, "ijepa_request_duration_seconds", "Duration of /embed and /embed/batch requests.");
         return text.ToString();
