@@ -61,20 +61,28 @@ internal static class ServerLoadBenchmark
             // 2. The load.
             Say("");
             Say($"== load: {s.Clients} clients, {s.Requests} requests, {s.CorruptShare:P0} corrupt, server defaults (max batch 32, max wait 5 ms, queue 256)");
+            double serverCpuBefore = ChildrenCpuSeconds();
+            LoadResult load;
+            TimeSpan clientCpu;
             await using (ServerProcess server = await ServerProcess.StartAsync(Dotnet, serverDll, ["--model", s.Model], TimeSpan.FromMinutes(2)))
             {
-                LoadResult load = await LoadAsync(server.Address, images, expected, s.Requests, s.Clients, s.CorruptShare, TimeSpan.Zero, null);
+                TimeSpan clientBefore = Process.GetCurrentProcess().TotalProcessorTime;
+                load = await LoadAsync(server.Address, images, expected, s.Requests, s.Clients, s.CorruptShare, TimeSpan.Zero, null);
+                clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientBefore;
                 Say(load.Describe());
                 string metrics = await Scrape(server.Address);
                 Say("batch sizes from /metrics: " + string.Join(", ", metrics.Split('\n').Where(l => l.StartsWith("ijepa_batch_size_", StringComparison.Ordinal)).Select(l => l.Replace("ijepa_batch_size_", "", StringComparison.Ordinal))));
                 server.Terminate();
                 Say($"server exit code {await server.WaitForExitAsync(TimeSpan.FromSeconds(15))}");
-                double offlineAfter = OfflineRate(featureDumpDll, s.Model, photos, offlineImages, Say);
-                double offlineRate = (offlineBefore + offlineAfter) / 2;
-                double rate = load.GoodOk / load.Seconds;
-                Say($"throughput {rate:F1} good images/s ({load.Ok / load.Seconds:F1} requests/s answered 200) = {rate / offlineRate:P1} of FeatureDump's offline " +
-                    $"{offlineRate:F1} images/s (mean of {offlineBefore:F1} before and {offlineAfter:F1} after; target >= 90%)");
             }
+            double serverCpu = ChildrenCpuSeconds() - serverCpuBefore;
+            Say($"   server's CPU time {serverCpu:F1} s = {serverCpu / load.GoodOk * 1000:F0} ms per good image (start and model load included); " +
+                $"load generator's {clientCpu.TotalSeconds:F1} s = {clientCpu.TotalMilliseconds / load.GoodOk:F0} ms per good image");
+            double offlineAfter = OfflineRate(featureDumpDll, s.Model, photos, offlineImages, Say);
+            double offlineRate = (offlineBefore + offlineAfter) / 2;
+            double rate = load.GoodOk / load.Seconds;
+            Say($"throughput {rate:F1} good images/s ({load.Ok / load.Seconds:F1} requests/s answered 200) = {rate / offlineRate:P1} of FeatureDump's offline " +
+                $"{offlineRate:F1} images/s (mean of {offlineBefore:F1} before and {offlineAfter:F1} after; target >= 90%)");
         }
 
         // 3. Overload: a small queue, many clients, resident memory sampled throughout.
@@ -105,6 +113,8 @@ internal static class ServerLoadBenchmark
                 Say($"server RSS over {rss.Count} samples: min {rss.Min(r => r.Bytes) / 1e6:F0} MB, max {rss.Max(r => r.Bytes) / 1e6:F0} MB; " +
                     $"max of the first third {firstThird / 1e6:F0} MB, of the last third {lastThird / 1e6:F0} MB ({(double)lastThird / firstThird - 1:+0.0%;-0.0%})");
                 Say("RSS samples (s: MB): " + string.Join(" ", rss.Where((_, i) => i % 4 == 0).Select(r => $"{r.Seconds:F0}:{r.Bytes / 1e6:F0}")));
+                string heap = (await Scrape(server.Address)).Split('\n').Single(l => l.StartsWith("ijepa_managed_heap_bytes ", StringComparison.Ordinal));
+                Say($".NET heap after the last collection, from /metrics: {long.Parse(heap.Split(' ')[1], CultureInfo.InvariantCulture) / 1e6:F0} MB");
                 server.Terminate();
                 Say($"server exit code {await server.WaitForExitAsync(TimeSpan.FromSeconds(15))}");
             }
@@ -169,13 +179,16 @@ internal static class ServerLoadBenchmark
             {
                 start.ArgumentList.Add(a);
             }
+            double cpuBefore = ChildrenCpuSeconds();
             using Process process = Process.Start(start)!;
             Task<string> error = process.StandardError.ReadToEndAsync();
             string output = process.StandardOutput.ReadToEnd();
             process.WaitForExit();
             _ = error.Result;
+            double cpu = ChildrenCpuSeconds() - cpuBefore;
             string done = output.Split('\n').Single(l => l.StartsWith("done:", StringComparison.Ordinal)).Trim();
             say($"== offline: FeatureDump (defaults: batch 8, one worker per core) over {count} of the photos: {done}");
+            say($"   FeatureDump's CPU time {cpu:F1} s = {cpu / count * 1000:F0} ms per image (process start and model load included)");
             string rate = done.Split(", ").Single(p => p.EndsWith("images/s", StringComparison.Ordinal)).Split(' ')[0];
             return double.Parse(rate, CultureInfo.InvariantCulture);
         }
@@ -183,6 +196,18 @@ internal static class ServerLoadBenchmark
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// CPU seconds (user + system) of this process's children that have exited and been waited for: on a shared
+    /// machine the share of the CPU a run gets varies, the CPU time each image costs does not.
+    /// </summary>
+    private static double ChildrenCpuSeconds()
+    {
+        string stat = File.ReadAllText("/proc/self/stat");
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // Fields 16 and 17 of proc(5) (cutime, cstime), counted from the state field (3): indexes 13 and 14 here.
+        return (long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture)) / 100.0;
     }
 
     private static async Task<string> Scrape(Uri address)

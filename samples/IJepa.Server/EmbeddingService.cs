@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using IJepa.Preprocessing;
@@ -97,7 +98,7 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
                 preprocessing = preprocessing with { MaxPixels = maxPixels };
             }
             _preprocessor = new ImagePreprocessor(preprocessing);
-            Tensor buffer = empty([_options.MaxBatch, 3, preprocessing.Height, preprocessing.Width], ScalarType.Float32).DetachFromDisposeScope();
+            Tensor buffer = zeros([_options.MaxBatch, 3, preprocessing.Height, preprocessing.Width], ScalarType.Float32).DetachFromDisposeScope();
             if (encoder.Model.Device.type == TorchSharp.DeviceType.CUDA)
             {
                 // Page-locked, so the copy to the device runs without staging.
@@ -267,8 +268,12 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
                 using Tensor row = buffer[i];
                 batch[i].Pixels!.AsSpan(0, values).CopyTo(MemoryMarshal.Cast<byte, float>(row.bytes));
             }
+            // The forward runs at a power-of-two batch (the rows past the images hold earlier images, and their
+            // results are dropped): libtorch and oneDNN prepare kernels per input shape, and a handful of shapes
+            // stay prepared where every batch size from 1 to --max-batch would keep preparing new ones.
+            int rows = Math.Min((int)BitOperations.RoundUpToPowerOf2((uint)batch.Count), _options.MaxBatch);
             IReadOnlyList<ImageEmbedding> embeddings;
-            using (Tensor view = buffer.narrow(0, 0, batch.Count))
+            using (Tensor view = buffer.narrow(0, 0, rows))
             {
                 embeddings = encoder.Encode(view);
             }
