@@ -21,7 +21,7 @@ using IJepa.Preprocessing;
 //       Download of DIR's model.safetensors from the tests' fake hub (a child process on 127.0.0.1) against curl of the
 //       same URL, peak memory, resume after a cut halfway, and loading from the cache against loading DIR.
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- server-load [--model DIR] [--photos DIR] [--requests 4000] [--clients 64]
-//       [--overload-clients 256] [--overload-queue 16] [--overload-seconds 30] [--phases load,overload,sigterm] [--out FILE]
+//       [--overload-clients 256] [--overload-queue 16] [--overload-seconds 45] [--phases load,overload,sigterm] [--out FILE]
 //       The embedding server (samples/IJepa.Server) under a C# HttpClient load generator against FeatureDump's offline rate,
 //       overload with a small queue, and SIGTERM mid-load; without --model the FeatureDump demo model.
 // Without --model, a random full-size ViT-H/14 checkpoint is written to bench/results/tmp/vith14 first,
@@ -170,7 +170,7 @@ switch (command)
             Option("--photos") ?? Path.Combine(resultsDir, "tmp", "photos"),
             int.Parse(Option("--requests") ?? "4000", CultureInfo.InvariantCulture), int.Parse(Option("--clients") ?? "64", CultureInfo.InvariantCulture), 0.1,
             int.Parse(Option("--overload-clients") ?? "256", CultureInfo.InvariantCulture), int.Parse(Option("--overload-queue") ?? "16", CultureInfo.InvariantCulture),
-            int.Parse(Option("--overload-seconds") ?? "30", CultureInfo.InvariantCulture), Option("--out"), (Option("--phases") ?? "load,overload,sigterm").Split(',')));
+            int.Parse(Option("--overload-seconds") ?? "45", CultureInfo.InvariantCulture), Option("--out"), (Option("--phases") ?? "load,overload,sigterm").Split(',')));
     case "hub-serve":
         return await HubBenchmark.ServeAsync(modelDir);
     default:
