@@ -307,6 +307,20 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
     }
 
     [Fact]
+    public void Bad_usage_and_an_unusable_model_exit_with_code_2()
+    {
+        using TempFolder empty = TestData.NewFolder();
+        string server = DotnetCli.Sample("IJepa.Server");
+        DotnetCli.Result usage = DotnetCli.RunProgram(DotnetCli.Dotnet, empty.Path, TimeSpan.FromMinutes(1), server, "--max-batch", "0");
+        Assert.True(usage.ExitCode == 2, usage.ToString());
+        Assert.Contains("--max-batch takes a positive integer", usage.Error, StringComparison.Ordinal);
+        // The model loads after the server has started listening: a folder without one stops it with code 2.
+        DotnetCli.Result model = DotnetCli.RunProgram(DotnetCli.Dotnet, empty.Path, TimeSpan.FromMinutes(1), server, "--model", empty.Path, "--urls", "http://127.0.0.1:0");
+        Assert.True(model.ExitCode == 2, model.ToString());
+        Assert.Contains("cannot load the model", model.Output + model.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_full_queue_answers_503_with_retry_after_and_nothing_else_fails()
     {
         await using ServerProcess server = await StartAsync("--max-queue", "2", "--max-batch", "1", "--workers", "1");
