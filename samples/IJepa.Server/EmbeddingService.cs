@@ -269,8 +269,8 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
                 batch[i].Pixels!.AsSpan(0, values).CopyTo(MemoryMarshal.Cast<byte, float>(row.bytes));
             }
             // The forward runs at a power-of-two batch (the rows past the images hold earlier images, and their
-            // results are dropped): libtorch and oneDNN prepare kernels per input shape, and a handful of shapes
-            // stay prepared where every batch size from 1 to --max-batch would keep preparing new ones.
+            // results are dropped): with every size from 1 to --max-batch the server spent about twice the CPU per
+            // image (README, Embedding server), presumably libtorch and oneDNN preparing kernels per input shape.
             int rows = Math.Min((int)BitOperations.RoundUpToPowerOf2((uint)batch.Count), _options.MaxBatch);
             IReadOnlyList<ImageEmbedding> embeddings;
             using (Tensor view = buffer.narrow(0, 0, rows))
