@@ -6,6 +6,9 @@ internal static class ProcessMemory
     /// <summary>Current resident set, bytes.</summary>
     public static long Resident() => ReadStatus("VmRSS:");
 
+    /// <summary>Current resident set of another process, bytes.</summary>
+    public static long Resident(int processId) => ReadStatus("VmRSS:", $"/proc/{processId}/status");
+
     /// <summary>Peak resident set since start or the last <see cref="ResetPeak"/>, bytes.</summary>
     public static long Peak() => ReadStatus("VmHWM:");
 
@@ -25,9 +28,9 @@ internal static class ProcessMemory
     /// <summary>Resets the kernel's peak-RSS mark to the current RSS (writes 5 to /proc/self/clear_refs).</summary>
     public static void ResetPeak() => File.WriteAllText("/proc/self/clear_refs", "5");
 
-    private static long ReadStatus(string key, string status = "/proc/self/status")
+    private static long ReadStatus(string key, string file = "/proc/self/status")
     {
-        foreach (string line in File.ReadLines(status))
+        foreach (string line in File.ReadLines(file))
         {
             if (line.StartsWith(key, StringComparison.Ordinal))
             {
@@ -35,6 +38,6 @@ internal static class ProcessMemory
                 return long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
             }
         }
-        throw new InvalidOperationException($"{key} not found in {status}");
+        throw new InvalidOperationException($"{key} not found in {file}");
     }
 }

@@ -22,6 +22,10 @@ using IJepa.Preprocessing;
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- hub [--model DIR] [--rounds N] [--work DIR] [--out FILE]
 //       Download of DIR's model.safetensors from the tests' fake hub (a child process on 127.0.0.1) against curl of the
 //       same URL, peak memory, resume after a cut halfway, and loading from the cache against loading DIR.
+//   dotnet run --project bench/IJepa.Benchmarks -c Release -- server-load [--model DIR] [--photos DIR] [--requests 4000] [--clients 64]
+//       [--overload-clients 256] [--overload-queue 16] [--overload-seconds 45] [--phases load,overload,sigterm] [--out FILE]
+//       The embedding server (samples/IJepa.Server) under a C# HttpClient load generator against FeatureDump's offline rate,
+//       overload with a small queue, and SIGTERM mid-load; without --model the FeatureDump demo model.
 // Without --model, a random full-size ViT-H/14 checkpoint is written to bench/results/tmp/vith14 first,
 // and its ONNX export (Debian's python3-torch, bench/onnx/export_onnx.py) to bench/results/tmp/vith14-onnx.
 string command = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "all";
@@ -172,10 +176,17 @@ switch (command)
                 int.Parse(Option("--images") ?? "2000", CultureInfo.InvariantCulture), int.Parse(Option("--rounds") ?? "3", CultureInfo.InvariantCulture),
                 args.Contains("--patches"), Option("--threads") is { } threads ? int.Parse(threads, CultureInfo.InvariantCulture) : null, work, Option("--out")));
         }
+    case "server-load":
+        return await ServerLoadBenchmark.RunAsync(new ServerLoadBenchmark.Settings(repository,
+            Option("--model") ?? Path.Combine(repository, "samples", "IJepa.FeatureDump", "demo-model"),
+            Option("--photos") ?? Path.Combine(resultsDir, "tmp", "photos"),
+            int.Parse(Option("--requests") ?? "4000", CultureInfo.InvariantCulture), int.Parse(Option("--clients") ?? "64", CultureInfo.InvariantCulture), 0.1,
+            int.Parse(Option("--overload-clients") ?? "256", CultureInfo.InvariantCulture), int.Parse(Option("--overload-queue") ?? "16", CultureInfo.InvariantCulture),
+            int.Parse(Option("--overload-seconds") ?? "45", CultureInfo.InvariantCulture), Option("--out"), (Option("--phases") ?? "load,overload,sigterm").Split(',')));
     case "hub-serve":
         return await HubBenchmark.ServeAsync(modelDir);
     default:
-        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess, forward, routes, load-original, pipeline, gpu-forward, hub, parquet-topk, parquet-cost)");
+        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess, forward, routes, load-original, pipeline, gpu-forward, hub, parquet-topk, parquet-cost, server-load)");
         return 2;
 }
 

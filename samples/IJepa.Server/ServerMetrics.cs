@@ -1,0 +1,152 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+
+namespace IJepa.Server;
+
+/// <summary>
+/// The counters behind GET /metrics, written in Prometheus' text format (version 0.0.4). Hand-made because
+/// ASP.NET Core has no Prometheus writer and the handful of series here do not justify a dependency.
+/// </summary>
+internal sealed class ServerMetrics
+{
+    private static readonly double[] LatencyBounds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+    private static readonly double[] BatchBounds = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+    private const int RateWindowSeconds = 10;
+
+    private readonly ConcurrentDictionary<(string Route, int Status), long[]> _requests = new();
+    private readonly Histogram _latency = new(LatencyBounds);
+    private readonly Histogram _batches = new(BatchBounds);
+    private readonly long[] _perSecond = new long[RateWindowSeconds + 1];
+    private readonly long[] _secondOf = new long[RateWindowSeconds + 1];
+    private readonly object _rateLock = new();
+    private long _imagesOk;
+    private long _imagesFailed;
+    private long _rejected;
+
+    /// <summary>Images waiting for the model, read when scraped.</summary>
+    public Func<int> QueueDepth { get; set; } = () => 0;
+
+    /// <summary>One finished request: its route pattern, status and duration.</summary>
+    public void Request(string route, int status, TimeSpan elapsed)
+    {
+        long[] counter = _requests.GetOrAdd((route, status), _ => new long[1]);
+        Interlocked.Increment(ref counter[0]);
+        if (route.StartsWith("/embed", StringComparison.Ordinal))
+        {
+            _latency.Observe(elapsed.TotalSeconds);
+        }
+    }
+
+    /// <summary>One forward pass of <paramref name="size"/> images.</summary>
+    public void Batch(int size)
+    {
+        _batches.Observe(size);
+        Interlocked.Add(ref _imagesOk, size);
+        long second = Environment.TickCount64 / 1000;
+        lock (_rateLock)
+        {
+            int slot = (int)(second % _perSecond.Length);
+            if (_secondOf[slot] != second)
+            {
+                _secondOf[slot] = second;
+                _perSecond[slot] = 0;
+            }
+            _perSecond[slot] += size;
+        }
+    }
+
+    /// <summary>An image refused as unusable (undecodable, too large, ...).</summary>
+    public void ImageFailed() => Interlocked.Increment(ref _imagesFailed);
+
+    /// <summary>A request turned away because the queue was full.</summary>
+    public void Rejected() => Interlocked.Increment(ref _rejected);
+
+    /// <summary>Images encoded per second over the last complete <c>RateWindowSeconds</c> seconds.</summary>
+    private double ImagesPerSecond()
+    {
+        long now = Environment.TickCount64 / 1000;
+        long total = 0;
+        lock (_rateLock)
+        {
+            for (int i = 0; i < _perSecond.Length; i++)
+            {
+                // The current second is still filling: the window is the ten before it.
+                if (_secondOf[i] < now && _secondOf[i] >= now - RateWindowSeconds)
+                {
+                    total += _perSecond[i];
+                }
+            }
+        }
+        return total / (double)RateWindowSeconds;
+    }
+
+    /// <summary>Everything, in Prometheus' text format.</summary>
+    public string Render()
+    {
+        var text = new StringBuilder();
+        text.Append("# HELP ijepa_requests_total HTTP requests by route and status.\n# TYPE ijepa_requests_total counter\n");
+        foreach (((string route, int status), long[] count) in _requests.OrderBy(r => r.Key.Route, StringComparer.Ordinal).ThenBy(r => r.Key.Status))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"ijepa_requests_total{{route=\"{route}\",status=\"{status}\"}} {Volatile.Read(ref count[0])}\n");
+        }
+        text.Append("# HELP ijepa_queue_depth Images accepted and waiting for the model (decoding or queued).\n# TYPE ijepa_queue_depth gauge\n");
+        text.Append(CultureInfo.InvariantCulture, $"ijepa_queue_depth {QueueDepth()}\n");
+        text.Append("# HELP ijepa_rejected_total Requests refused with 503 because the queue was full.\n# TYPE ijepa_rejected_total counter\n");
+        text.Append(CultureInfo.InvariantCulture, $"ijepa_rejected_total {Interlocked.Read(ref _rejected)}\n");
+        text.Append("# HELP ijepa_images_total Images by outcome.\n# TYPE ijepa_images_total counter\n");
+        text.Append(CultureInfo.InvariantCulture, $"ijepa_images_total{{outcome=\"encoded\"}} {Interlocked.Read(ref _imagesOk)}\n");
+        text.Append(CultureInfo.InvariantCulture, $"ijepa_images_total{{outcome=\"failed\"}} {Interlocked.Read(ref _imagesFailed)}\n");
+        text.Append(CultureInfo.InvariantCulture, $"# HELP ijepa_images_per_second Images encoded per second over the last {RateWindowSeconds} s.\n# TYPE ijepa_images_per_second gauge\n");
+        text.Append(CultureInfo.InvariantCulture, $"ijepa_images_per_second {ImagesPerSecond():0.###}\n");
+        text.Append("# HELP ijepa_managed_heap_bytes .NET heap size after the last collection.\n# TYPE ijepa_managed_heap_bytes gauge\n");
+        text.Append(CultureInfo.InvariantCulture, $"ijepa_managed_heap_bytes {GC.GetGCMemoryInfo().HeapSizeBytes}\n");
+        text.Append("# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\n");
+        text.Append(CultureInfo.InvariantCulture, $"process_resident_memory_bytes {Environment.WorkingSet}\n");
+        _batches.Render(text, "ijepa_batch_size", "Images per forward pass.");
+        _latency.Render(text, "ijepa_request_duration_seconds", "Duration of /embed and /embed/batch requests.");
+        return text.ToString();
+    }
+
+    private sealed class Histogram(double[] bounds)
+    {
+        private readonly long[] _counts = new long[bounds.Length + 1];
+        private readonly object _lock = new();
+        private double _sum;
+
+        public void Observe(double value)
+        {
+            int bucket = 0;
+            while (bucket < bounds.Length && value > bounds[bucket])
+            {
+                bucket++;
+            }
+            lock (_lock)
+            {
+                _counts[bucket]++;
+                _sum += value;
+            }
+        }
+
+        public void Render(StringBuilder text, string name, string help)
+        {
+            long[] counts;
+            double sum;
+            lock (_lock)
+            {
+                counts = (long[])_counts.Clone();
+                sum = _sum;
+            }
+            text.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} histogram\n");
+            long cumulative = 0;
+            for (int i = 0; i < bounds.Length; i++)
+            {
+                cumulative += counts[i];
+                text.Append(CultureInfo.InvariantCulture, $"{name}_bucket{{le=\"{bounds[i]}\"}} {cumulative}\n");
+            }
+            cumulative += counts[^1];
+            text.Append(CultureInfo.InvariantCulture, $"{name}_bucket{{le=\"+Inf\"}} {cumulative}\n");
+            text.Append(CultureInfo.InvariantCulture, $"{name}_sum {sum}\n{name}_count {cumulative}\n");
+        }
+    }
+}

@@ -1,0 +1,394 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using IJepa.Preprocessing;
+using IJepa.ServerTesting;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using Xunit.Abstractions;
+
+namespace IJepa.Tests.Server;
+
+/// <summary>One server process (API key, small body and pixel limits) shared by the route tests.</summary>
+public sealed class ServerFixture : IAsyncLifetime
+{
+    public const string ApiKey = "test-key-0123";
+    public const int MaxBodyBytes = 1_000_000;
+    public const int MaxPixels = 1_000_000;
+
+    internal ServerProcess Server { get; private set; } = null!;
+
+    /// <summary>A client that sends the API key.</summary>
+    public HttpClient Client { get; private set; } = null!;
+
+    /// <summary>A client that sends none.</summary>
+    public HttpClient Anonymous { get; private set; } = null!;
+
+    /// <summary>The in-process encoder of the same model, for the expected results.</summary>
+    public IJepaEncoder Encoder { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Server = await ServerTests.StartAsync("--api-key", ApiKey, "--max-body-bytes", $"{MaxBodyBytes}", "--max-pixels", $"{MaxPixels}",
+            "--max-batch", "8", "--max-wait-ms", "20");
+        Client = new HttpClient { BaseAddress = Server.Address };
+        Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiKey);
+        Anonymous = new HttpClient { BaseAddress = Server.Address };
+        Encoder = IJepaEncoder.Load(ServerTests.DemoModel);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Client.Dispose();
+        Anonymous.Dispose();
+        Encoder.Dispose();
+        await Server.DisposeAsync();
+    }
+}
+
+/// <summary>The embedding server run as a process on 127.0.0.1: every route, every error, auth, overload and SIGTERM.</summary>
+public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : IClassFixture<ServerFixture>
+{
+    /// <summary>
+    /// A forward pass over a batch of several images may round differently from one over a single image
+    /// (libtorch picks its matmul blocking by shape), so results of batches are compared within this bound:
+    /// a few float32 ulps at the embeddings' magnitude (about 1 to 3), far below any real difference.
+    /// Single images encoded alone are compared exactly.
+    /// </summary>
+    private const float BatchTolerance = 1e-5f;
+
+    internal static string DemoModel => Path.Combine(DotnetCli.RepositoryRoot, "samples", "IJepa.FeatureDump", "demo-model");
+
+    private static string Image(string name) => Path.Combine(AppContext.BaseDirectory, "images", "input", name);
+
+    private static readonly byte[] Corrupt = [0xFF, 0xD8, 0xFF, 0xE0, 0, 16, (byte)'J', (byte)'F'];
+
+    internal static Task<ServerProcess> StartAsync(params string[] arguments) =>
+        ServerProcess.StartAsync(DotnetCli.Dotnet, DotnetCli.Sample("IJepa.Server"), arguments, TimeSpan.FromMinutes(3));
+
+    private HttpClient Client => fixture.Client;
+
+    private static ByteArrayContent ImageContent(byte[] bytes, string type = "image/png")
+    {
+        var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new MediaTypeHeaderValue(type);
+        return content;
+    }
+
+    private static async Task<JsonElement> Json(HttpResponseMessage response) =>
+        JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+
+    private static float[] Floats(JsonElement array) => array.EnumerateArray().Select(v => v.GetSingle()).ToArray();
+
+    private static void AssertWithin(float[] expected, float[] actual, float tolerance)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        float worst = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            worst = Math.Max(worst, Math.Abs(expected[i] - actual[i]));
+        }
+        Assert.True(worst <= tolerance, $"largest difference {worst} > {tolerance}");
+    }
+
+    private async Task<JsonElement> AssertProblem(HttpResponseMessage response, HttpStatusCode status)
+    {
+        string body = await response.Content.ReadAsStringAsync();
+        log.WriteLine($"{(int)response.StatusCode}: {body}");
+        Assert.Equal(status, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        // No stack trace and no exception type: a frame reads "   at Namespace.Type.Method(...) in File.cs:line N".
+        Assert.DoesNotContain("   at ", body, StringComparison.Ordinal);
+        Assert.DoesNotContain(":line ", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", body, StringComparison.Ordinal);
+        JsonElement problem = JsonDocument.Parse(body).RootElement.Clone();
+        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+        return problem;
+    }
+
+    [Fact]
+    public async Task Health_and_ready_answer_without_the_key()
+    {
+        using HttpResponseMessage health = await fixture.Anonymous.GetAsync(new Uri("/health", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        using HttpResponseMessage ready = await fixture.Anonymous.GetAsync(new Uri("/ready", UriKind.Relative));
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        JsonElement body = await Json(ready);
+        Assert.Equal("demo-model", body.GetProperty("model").GetString());
+        Assert.Equal(64, body.GetProperty("dimension").GetInt32());
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("Bearer wrong-key")]
+    [InlineData("Bearer test-key-012")]
+    [InlineData("test-key-0123")]
+    public async Task Every_other_route_needs_the_key(string? authorization)
+    {
+        byte[] image = File.ReadAllBytes(Image("small_17x23.png"));
+        foreach (Func<HttpRequestMessage> request in new Func<HttpRequestMessage>[]
+        {
+            () => new HttpRequestMessage(HttpMethod.Post, "/embed") { Content = ImageContent(image) },
+            () => new HttpRequestMessage(HttpMethod.Post, "/embed/batch") { Content = JsonContent.Create(new { images = new[] { Convert.ToBase64String(image) } }) },
+            () => new HttpRequestMessage(HttpMethod.Get, "/metrics"),
+            () => new HttpRequestMessage(HttpMethod.Get, "/openapi/v1.json"),
+        })
+        {
+            using HttpRequestMessage message = request();
+            if (authorization is not null)
+            {
+                message.Headers.TryAddWithoutValidation("Authorization", authorization);
+            }
+            using HttpResponseMessage response = await fixture.Anonymous.SendAsync(message);
+            await AssertProblem(response, HttpStatusCode.Unauthorized);
+            Assert.Contains("Bearer", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Embed_returns_the_in_process_embedding_and_patches_on_request()
+    {
+        byte[] image = File.ReadAllBytes(Image("photo_ladybird.jpg"));
+        ImageEmbedding expected = fixture.Encoder.Encode(image);
+
+        using HttpResponseMessage plain = await Client.PostAsync(new Uri("/embed", UriKind.Relative), ImageContent(image, "image/jpeg"));
+        Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
+        JsonElement body = await Json(plain);
+        Assert.Equal("demo-model", body.GetProperty("model").GetString());
+        Assert.Equal(64, body.GetProperty("dimension").GetInt32());
+        // Alone in its forward pass (the tests of this class run one at a time), exactly the in-process result.
+        Assert.Equal(expected.Pooled, Floats(body.GetProperty("pooled")));
+        Assert.False(body.TryGetProperty("patches", out _));
+
+        using HttpResponseMessage withPatches = await Client.PostAsync(new Uri("/embed?patches=true", UriKind.Relative), ImageContent(image, "image/jpeg"));
+        JsonElement full = await Json(withPatches);
+        Assert.Equal([14, 14], full.GetProperty("grid").EnumerateArray().Select(g => g.GetInt32()));
+        JsonElement[] rows = full.GetProperty("patches").EnumerateArray().ToArray();
+        Assert.Equal(196, rows.Length);
+        Assert.Equal(expected.Patches, rows.SelectMany(Floats).ToArray());
+    }
+
+    [Fact]
+    public async Task Batch_as_multipart_keeps_the_order_and_reports_a_bad_image_in_its_place()
+    {
+        string[] names = ["photo_flower.png", "checker_97x61.png", "small_17x23.png"];
+        byte[][] images = names.Select(n => File.ReadAllBytes(Image(n))).ToArray();
+        using var form = new MultipartFormDataContent
+        {
+            { ImageContent(images[0]), "images", names[0] },
+            { ImageContent(Corrupt, "image/jpeg"), "images", "broken.jpg" },
+            { ImageContent(images[1]), "images", names[1] },
+            { ImageContent(images[2]), "images", names[2] },
+        };
+        using HttpResponseMessage response = await Client.PostAsync(new Uri("/embed/batch?patches=true", UriKind.Relative), form);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        JsonElement[] results = (await Json(response)).GetProperty("results").EnumerateArray().ToArray();
+        Assert.Equal(4, results.Length);
+        Assert.Equal(["photo_flower.png", "broken.jpg", "checker_97x61.png", "small_17x23.png"], results.Select(r => r.GetProperty("name").GetString()));
+        Assert.Equal(422, results[1].GetProperty("error").GetProperty("status").GetInt32());
+        Assert.False(results[1].TryGetProperty("pooled", out _));
+        IReadOnlyList<ImageEmbedding> expected = fixture.Encoder.EncodeBatch(images.Select(b => ImageInput.FromBytes(b)));
+        foreach ((int at, ImageEmbedding e) in new[] { (0, expected[0]), (2, expected[1]), (3, expected[2]) })
+        {
+            Assert.Equal(at, results[at].GetProperty("index").GetInt32());
+            AssertWithin(e.Pooled, Floats(results[at].GetProperty("pooled")), BatchTolerance);
+            AssertWithin(e.Patches!, results[at].GetProperty("patches").EnumerateArray().SelectMany(Floats).ToArray(), BatchTolerance);
+        }
+    }
+
+    [Fact]
+    public async Task Batch_as_json_takes_base64_and_data_urls()
+    {
+        byte[] png = File.ReadAllBytes(Image("photo_flower.png"));
+        byte[] jpeg = File.ReadAllBytes(Image("photo_ladybird.jpg"));
+        var request = new
+        {
+            images = new[]
+            {
+                Convert.ToBase64String(png),
+                "data:image/jpeg;base64," + Convert.ToBase64String(jpeg),
+                "not base64 at all!",
+                Convert.ToBase64String(Corrupt),
+            },
+        };
+        using HttpResponseMessage response = await Client.PostAsJsonAsync(new Uri("/embed/batch", UriKind.Relative), request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        JsonElement[] results = (await Json(response)).GetProperty("results").EnumerateArray().ToArray();
+        Assert.Equal(4, results.Length);
+        AssertWithin(fixture.Encoder.Encode(png).Pooled, Floats(results[0].GetProperty("pooled")), BatchTolerance);
+        AssertWithin(fixture.Encoder.Encode(jpeg).Pooled, Floats(results[1].GetProperty("pooled")), BatchTolerance);
+        Assert.Equal("not valid base64", results[2].GetProperty("error").GetProperty("detail").GetString());
+        Assert.Equal(422, results[3].GetProperty("error").GetProperty("status").GetInt32());
+        Assert.False(results[0].TryGetProperty("patches", out _));
+    }
+
+    [Fact]
+    public async Task Bad_requests_get_problem_details_and_the_server_keeps_serving()
+    {
+        // Undecodable: 422 with the decoder's reason.
+        using (HttpResponseMessage r = await Client.PostAsync(new Uri("/embed", UriKind.Relative), ImageContent(Corrupt, "image/jpeg")))
+        {
+            JsonElement problem = await AssertProblem(r, HttpStatusCode.UnprocessableEntity);
+            Assert.False(string.IsNullOrEmpty(problem.GetProperty("detail").GetString()));
+        }
+        // Over the pixel limit: 422 from the header, before decoding (the reason says so).
+        using (var huge = new Image<Rgb24>(2000, 1000))
+        using (var stream = new MemoryStream())
+        {
+            huge.SaveAsPng(stream);
+            Assert.True(stream.Length < ServerFixture.MaxBodyBytes);
+            using HttpResponseMessage r = await Client.PostAsync(new Uri("/embed", UriKind.Relative), ImageContent(stream.ToArray()));
+            JsonElement problem = await AssertProblem(r, HttpStatusCode.UnprocessableEntity);
+            Assert.Contains("exceeds the limit", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        }
+        // Over the body limit: 413, for /embed and for a batch.
+        byte[] big = new byte[ServerFixture.MaxBodyBytes + 1];
+        using (HttpResponseMessage r = await Client.PostAsync(new Uri("/embed", UriKind.Relative), ImageContent(big)))
+        {
+            await AssertProblem(r, HttpStatusCode.RequestEntityTooLarge);
+        }
+        using (var form = new MultipartFormDataContent { { ImageContent(big), "images", "big.png" } })
+        using (HttpResponseMessage r = await Client.PostAsync(new Uri("/embed/batch", UriKind.Relative), form))
+        {
+            await AssertProblem(r, HttpStatusCode.RequestEntityTooLarge);
+        }
+        // Wrong or missing content type: 415.
+        byte[] image = File.ReadAllBytes(Image("small_17x23.png"));
+        using (HttpResponseMessage r = await Client.PostAsync(new Uri("/embed", UriKind.Relative), ImageContent(image, "text/plain")))
+        {
+            await AssertProblem(r, HttpStatusCode.UnsupportedMediaType);
+        }
+        using (HttpResponseMessage r = await Client.PostAsync(new Uri("/embed", UriKind.Relative), new ByteArrayContent(image)))
+        {
+            await AssertProblem(r, HttpStatusCode.UnsupportedMediaType);
+        }
+        using (HttpResponseMessage r = await Client.PostAsync(new Uri("/embed/batch", UriKind.Relative), ImageContent(image)))
+        {
+            await AssertProblem(r, HttpStatusCode.UnsupportedMediaType);
+        }
+        // Malformed JSON and an empty batch: 400.
+        using (HttpResponseMessage r = await Client.PostAsync(new Uri("/embed/batch", UriKind.Relative), new StringContent("{\"images\": [", null, "application/json")))
+        {
+            await AssertProblem(r, HttpStatusCode.BadRequest);
+        }
+        using (HttpResponseMessage r = await Client.PostAsJsonAsync(new Uri("/embed/batch", UriKind.Relative), new { images = Array.Empty<string>() }))
+        {
+            await AssertProblem(r, HttpStatusCode.BadRequest);
+        }
+        // Still serving.
+        using (HttpResponseMessage r = await Client.PostAsync(new Uri("/embed", UriKind.Relative), ImageContent(image)))
+        {
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            Assert.Equal(fixture.Encoder.Encode(image).Pooled, Floats((await Json(r)).GetProperty("pooled")));
+        }
+    }
+
+    [Fact]
+    public async Task Metrics_and_the_openapi_document_are_served()
+    {
+        using (HttpResponseMessage r = await Client.PostAsync(new Uri("/embed", UriKind.Relative), ImageContent(File.ReadAllBytes(Image("small_17x23.png")))))
+        {
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        }
+        string metrics = await Client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        foreach (string series in new[]
+        {
+            "ijepa_requests_total{route=\"/embed\",status=\"200\"}", "ijepa_queue_depth ", "ijepa_batch_size_bucket{le=\"1\"}",
+            "ijepa_request_duration_seconds_bucket{le=\"+Inf\"}", "ijepa_images_per_second ", "ijepa_images_total{outcome=\"encoded\"}", "ijepa_rejected_total ",
+        })
+        {
+            Assert.Contains(series, metrics, StringComparison.Ordinal);
+        }
+        JsonElement openApi = JsonDocument.Parse(await Client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative))).RootElement;
+        JsonElement paths = openApi.GetProperty("paths");
+        foreach (string path in new[] { "/embed", "/embed/batch", "/health", "/ready", "/metrics" })
+        {
+            Assert.True(paths.TryGetProperty(path, out _), path);
+        }
+    }
+
+    [Fact]
+    public void Bad_usage_and_an_unusable_model_exit_with_code_2()
+    {
+        using TempFolder empty = TestData.NewFolder();
+        string server = DotnetCli.Sample("IJepa.Server");
+        DotnetCli.Result usage = DotnetCli.RunProgram(DotnetCli.Dotnet, empty.Path, TimeSpan.FromMinutes(3), server, "--max-batch", "0");
+        Assert.True(usage.ExitCode == 2, usage.ToString());
+        Assert.Contains("--max-batch takes a positive integer", usage.Error, StringComparison.Ordinal);
+        // The model loads after the server has started listening: a folder without one stops it with code 2.
+        DotnetCli.Result model = DotnetCli.RunProgram(DotnetCli.Dotnet, empty.Path, TimeSpan.FromMinutes(3), server, "--model", empty.Path, "--urls", "http://127.0.0.1:0");
+        Assert.True(model.ExitCode == 2, model.ToString());
+        Assert.Contains("cannot load the model", model.Output + model.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_full_queue_answers_503_with_retry_after_and_nothing_else_fails()
+    {
+        await using ServerProcess server = await StartAsync("--max-queue", "2", "--max-batch", "1", "--workers", "1");
+        using var client = new HttpClient { BaseAddress = server.Address };
+        byte[] image = File.ReadAllBytes(Image("photo_flower_1024x768.jpg"));
+        HttpResponseMessage[] responses = await Task.WhenAll(Enumerable.Range(0, 24)
+            .Select(_ => client.PostAsync(new Uri("/embed", UriKind.Relative), ImageContent(image, "image/jpeg"))));
+        try
+        {
+            int busy = 0;
+            foreach (HttpResponseMessage r in responses)
+            {
+                if (r.StatusCode == HttpStatusCode.ServiceUnavailable)
+                {
+                    busy++;
+                    Assert.Equal("1", r.Headers.GetValues("Retry-After").Single());
+                    await AssertProblem(r, HttpStatusCode.ServiceUnavailable);
+                }
+                else
+                {
+                    Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+                }
+            }
+            log.WriteLine($"{busy} of {responses.Length} turned away");
+            Assert.InRange(busy, 1, responses.Length - 2);
+        }
+        finally
+        {
+            foreach (HttpResponseMessage r in responses)
+            {
+                r.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Sigterm_finishes_the_requests_in_flight_and_exits_0_within_10_seconds()
+    {
+        await using ServerProcess server = await StartAsync("--max-batch", "2", "--workers", "1");
+        using var client = new HttpClient { BaseAddress = server.Address };
+        byte[] image = File.ReadAllBytes(Image("photo_flower_1024x768.jpg"));
+        ImageEmbedding expected = fixture.Encoder.Encode(image);
+        Task<HttpResponseMessage>[] requests = Enumerable.Range(0, 12)
+            .Select(_ => client.PostAsync(new Uri("/embed", UriKind.Relative), ImageContent(image, "image/jpeg"))).ToArray();
+        await Task.WhenAny(requests);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        server.Terminate();
+        int? exit = await server.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        log.WriteLine($"exit {exit} after {watch.Elapsed.TotalSeconds:F2} s\n{server.Output}");
+        Assert.Equal(0, exit);
+        int encoded = 0;
+        foreach (Task<HttpResponseMessage> request in requests)
+        {
+            // Every accepted request gets a whole answer: its embedding, or (when the shutdown budget runs out on
+            // a slow machine before its turn) a 503 with Retry-After; never a cut connection.
+            using HttpResponseMessage r = await request;
+            if (r.StatusCode == HttpStatusCode.ServiceUnavailable)
+            {
+                Assert.Equal("1", r.Headers.GetValues("Retry-After").Single());
+                continue;
+            }
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+            AssertWithin(expected.Pooled, Floats((await Json(r)).GetProperty("pooled")), BatchTolerance);
+            encoded++;
+        }
+        log.WriteLine($"{encoded} of {requests.Length} encoded");
+        Assert.True(encoded >= 2, $"only {encoded} encoded");
+    }
+}
