@@ -28,6 +28,7 @@ const string Usage = """
       --min-keep N          smallest block in patches (default 4; the paper's 10 needs a larger grid)
       --seed N              seeds everything (default 0)   --threads N  libtorch threads
       --save-every N        checkpoint every N steps (default: every epoch)
+      --max-minutes M       stop after M minutes of training (saves, and exports the model as it is)
       --device D            cpu (default) or cuda
       --export-init         export the randomly initialised encoder to RUN/model and exit (a baseline)
     Ctrl+C saves a checkpoint and exits; --resume continues exactly where it stopped.
@@ -58,7 +59,7 @@ if (flags.Contains("--help") || flags.Contains("-h"))
     return 0;
 }
 string[] known = ["--images", "--fashion-mnist", "--out", "--image-size", "--patch", "--width", "--depth", "--heads", "--predictor-width", "--predictor-depth",
-    "--epochs", "--batch", "--lr", "--warmup-epochs", "--min-keep", "--seed", "--threads", "--save-every", "--device", "--model", "--random-like", "--probe-epochs"];
+    "--epochs", "--batch", "--lr", "--warmup-epochs", "--min-keep", "--seed", "--threads", "--save-every", "--device", "--max-minutes", "--model", "--random-like", "--probe-epochs"];
 if (options.Keys.FirstOrDefault(k => !known.Contains(k)) is string unknown)
 {
     return Exit.Usage($"unknown option {unknown}", Usage);
@@ -143,7 +144,7 @@ var trainingOptions = new IJepaTrainingOptions
     PredictorDepth = Int("--predictor-depth", 2),
     BatchSize = batchSize,
     TotalSteps = (long)epochs * stepsPerEpoch,
-    WarmupSteps = (long)Int("--warmup-epochs", 1) * stepsPerEpoch,
+    WarmupSteps = (long)Math.Round(Double("--warmup-epochs", 1) * stepsPerEpoch),
     LearningRate = Double("--lr", 1e-3),
     StartLearningRate = Double("--lr", 1e-3) / 5,
     Masks = new MultiBlockMaskOptions { MinKeep = Int("--min-keep", 4) },
@@ -191,7 +192,9 @@ int saveEvery = Int("--save-every", stepsPerEpoch);
 var clock = Stopwatch.StartNew();
 long startStep = trainer.StepCount;
 double smoothed = double.NaN;
-while (trainer.StepCount < trainingOptions.TotalSteps && !stop)
+double maxMinutes = Double("--max-minutes", double.PositiveInfinity);
+bool outOfTime = false;
+while (trainer.StepCount < trainingOptions.TotalSteps && !stop && !(outOfTime = clock.Elapsed.TotalMinutes >= maxMinutes))
 {
     long step = trainer.StepCount;
     int epoch = (int)(step / stepsPerEpoch);
@@ -231,7 +234,7 @@ while (trainer.StepCount < trainingOptions.TotalSteps && !stop)
 }
 trainer.SaveCheckpoint(checkpoint, (int)(trainer.StepCount / stepsPerEpoch));
 Log($"# saved {checkpoint} at step {trainer.StepCount} after {clock.Elapsed:hh\\:mm\\:ss}");
-if (trainer.StepCount >= trainingOptions.TotalSteps)
+if (trainer.StepCount >= trainingOptions.TotalSteps || outOfTime)
 {
     string model = Path.Combine(run, "model");
     trainer.ExportTargetEncoder(model);
