@@ -26,7 +26,12 @@ public class TrainingTests(ITestOutputHelper output)
     {
         Encoder = new IJepaConfig
         {
-            HiddenSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, IntermediateSize = 128, PatchSize = 4, ImageSize = 16,
+            HiddenSize = 32,
+            NumHiddenLayers = 2,
+            NumAttentionHeads = 2,
+            IntermediateSize = 128,
+            PatchSize = 4,
+            ImageSize = 16,
         },
         PredictorWidth = 16,
         PredictorDepth = 1,
@@ -185,7 +190,12 @@ public class TrainingTests(ITestOutputHelper output)
     {
         Encoder = new IJepaConfig
         {
-            HiddenSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, IntermediateSize = 64, PatchSize = 4, ImageSize = 24,
+            HiddenSize = 32,
+            NumHiddenLayers = 2,
+            NumAttentionHeads = 2,
+            IntermediateSize = 64,
+            PatchSize = 4,
+            ImageSize = 24,
         },
         PredictorWidth = 16,
         PredictorDepth = 1,
