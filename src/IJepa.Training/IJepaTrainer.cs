@@ -97,6 +97,7 @@ public sealed class IJepaTrainer : IDisposable
     /// <summary>The mean loss of the steps since the last <see cref="SaveCheckpoint"/> (saved as the checkpoint's <c>loss</c>).</summary>
     private double _lossSum;
     private long _lossCount;
+    private double _lastSavedLoss;
 
     /// <summary>
     /// A new run with weights initialised as the paper's code does: projections and the mask token from a
@@ -260,8 +261,10 @@ public sealed class IJepaTrainer : IDisposable
     public void SaveCheckpoint(string path, int epoch)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        double loss = _lossCount == 0 ? 0.0 : _lossSum / _lossCount;
+        // A second save with no step in between (Ctrl+C right after an epoch's save) repeats the last mean.
+        double loss = _lossCount == 0 ? _lastSavedLoss : _lossSum / _lossCount;
         TrainingCheckpoint.Save(path, this, epoch, loss);
+        _lastSavedLoss = loss;
         _lossSum = 0;
         _lossCount = 0;
     }
