@@ -9,7 +9,7 @@ using IJepa.Samples;
 const string Usage = """
     usage: IJepa.ParquetSearch --data DIR.parquet [--model DIR] [-k 5] <query image>...
       --data D   FeatureDump's Parquet output (a dataset folder or one file)
-      --model M  the model the data was made with (default: FeatureDump's random demo model)
+      --model M  the model the data was made with (default: the samples' model trained on Fashion-MNIST)
       -k N       hits per query (default 5)
     """;
 string? data = null, model = null;
@@ -39,7 +39,7 @@ if (!Directory.Exists(data) && !File.Exists(data))
 {
     return Exit.Error($"no such file or folder: {data}");
 }
-model ??= Path.Combine(AppContext.BaseDirectory, "demo-model");
+model ??= Path.Combine(AppContext.BaseDirectory, "default-model");
 try
 {
     using IJepaEncoder encoder = IJepaEncoder.Load(model);

@@ -9,7 +9,7 @@ using IJepa.Similarity;
 const string Usage = """
     usage: IJepa.Similarity [options] <folder> <query image>...
       --model M      Hugging Face I-JEPA folder, or hub id (facebook/ijepa_vith14_1k[@revision]) fetched into the
-                     Hugging Face cache (default: the random-weights demo model)
+                     Hugging Face cache (default: the samples' model trained on Fashion-MNIST)
       -k N           how many neighbours to print (default 5)
       --index FILE   keep the folder's embeddings in FILE (JSON) and reuse them while the files are unchanged
       --batch N      images per forward pass (default 8)
@@ -85,8 +85,8 @@ if (RuntimeArguments.ApplyLibTorch(options.GetValueOrDefault("--libtorch")) is i
 string? modelDir = options.GetValueOrDefault("--model");
 if (modelDir is null)
 {
-    modelDir = Path.Combine(AppContext.BaseDirectory, "demo-model");
-    Console.WriteLine("note: no --model given: using the demo model. Its weights are RANDOM: the similarities are meaningless.");
+    modelDir = Path.Combine(AppContext.BaseDirectory, "default-model");
+    Console.WriteLine("note: no --model given: using the samples' default model, a small I-JEPA trained in .NET on Fashion-MNIST (28 px gray clothing images, samples/models/fashion-mnist). For photos pass --model (e.g. facebook/ijepa_vith14_1k).");
 }
 string? indexPath = options.GetValueOrDefault("--index");
 

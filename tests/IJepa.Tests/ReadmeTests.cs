@@ -23,6 +23,8 @@ public partial class ReadmeTests
         using TempFolder work = TestData.NewFolder();
         string library = Path.Combine(DotnetCli.RepositoryRoot, "src", "IJepa", "bin", DotnetCli.Configuration, "net10.0", "IJepa.dll");
         Assert.True(File.Exists(library), library);
+        string training = Path.Combine(DotnetCli.RepositoryRoot, "src", "IJepa.Training", "bin", DotnetCli.Configuration, "net10.0", "IJepa.Training.dll");
+        Assert.True(File.Exists(training), training);
         // A plain console app's settings (implicit usings, nullable), as a reader pasting a snippet would have,
         // and the library's public dependencies at the versions it was built with.
         File.WriteAllText(work.File("Snippets.csproj"), $"""
@@ -36,6 +38,7 @@ public partial class ReadmeTests
               </PropertyGroup>
               <ItemGroup>
                 <Reference Include="IJepa" HintPath="{library}" />
+                <Reference Include="IJepa.Training" HintPath="{training}" />
                 <PackageReference Include="TorchSharp" Version="0.107.0" />
                 <PackageReference Include="SixLabors.ImageSharp" Version="2.1.13" />
                 <PackageReference Include="Microsoft.Extensions.AI.Abstractions" Version="10.11.0" />
