@@ -1,0 +1,489 @@
+using System.Text;
+using System.Text.Json;
+
+namespace IJepa.Tests;
+
+/// <summary>
+/// Tests written against mutants that Stryker.NET left alive in src/IJepa/Model (tests/mutants/Model.md):
+/// config.json parsing and validation at every boundary, as transformers' IJepaConfig reads the file.
+/// </summary>
+public class ModelMutantTests
+{
+    private const string Tiny =
+        "\"hidden_size\": 48, \"num_hidden_layers\": 4, \"num_attention_heads\": 6, \"intermediate_size\": 100, \"patch_size\": 14, \"image_size\": 70";
+
+    private static IJepaConfig ParseTiny(string extra = "") => IJepaConfig.Parse("{" + Tiny + extra + "}", "test");
+
+    private static IJepaCheckpointException ParseFails(string json) =>
+        Assert.Throws<IJepaCheckpointException>(() => IJepaConfig.Parse(json, "cfg"));
+
+    [Fact]
+    public void A_minimal_config_gets_transformers_defaults()
+    {
+        IJepaConfig config = ParseTiny();
+        Assert.Equal(48, config.HiddenSize);
+        Assert.Equal(4, config.NumHiddenLayers);
+        Assert.Equal(6, config.NumAttentionHeads);
+        Assert.Equal(100, config.IntermediateSize);
+        Assert.Equal(14, config.PatchSize);
+        Assert.Equal(70, config.ImageSize);
+        // transformers' IJepaConfig defaults: num_channels 3, layer_norm_eps 1e-12, hidden_act "gelu", qkv_bias True.
+        Assert.Equal(3, config.NumChannels);
+        Assert.Equal(1e-12, config.LayerNormEps);
+        Assert.Equal("gelu", config.HiddenAct);
+        Assert.True(config.QkvBias);
+        Assert.Equal(5, config.GridSize);
+        Assert.Equal(25, config.NumPatches);
+        Assert.Equal(8, config.HeadDim);
+    }
+
+    [Fact]
+    public void Nulls_read_as_absent()
+    {
+        IJepaConfig config = ParseTiny(", \"num_channels\": null, \"layer_norm_eps\": null, \"hidden_act\": null, \"qkv_bias\": null, \"model_type\": null");
+        Assert.Equal(3, config.NumChannels);
+        Assert.Equal(1e-12, config.LayerNormEps);
+        Assert.Equal("gelu", config.HiddenAct);
+        Assert.True(config.QkvBias);
+        var error = ParseFails("{" + Tiny.Replace("\"hidden_size\": 48", "\"hidden_size\": null", StringComparison.Ordinal) + "}");
+        Assert.Equal(["hidden_size is missing"], error.Problems);
+    }
+
+    [Fact]
+    public void Every_optional_field_is_read()
+    {
+        IJepaConfig config = ParseTiny(", \"model_type\": \"ijepa\", \"num_channels\": 1, \"layer_norm_eps\": 0.001, \"hidden_act\": \"gelu_new\", \"qkv_bias\": false");
+        Assert.Equal(1, config.NumChannels);
+        Assert.Equal(0.001, config.LayerNormEps);
+        Assert.Equal("gelu_new", config.HiddenAct);
+        Assert.False(config.QkvBias);
+        Assert.True(ParseTiny(", \"qkv_bias\": true").QkvBias);
+        Assert.Equal("gelu_pytorch_tanh", ParseTiny(", \"hidden_act\": \"gelu_pytorch_tanh\"").HiddenAct);
+        Assert.Equal("gelu", ParseTiny(", \"hidden_act\": \"gelu\"").HiddenAct);
+    }
+
+    [Theory]
+    [InlineData(", \"num_channels\": 2.5", "num_channels is not an integer: 2.5")]
+    [InlineData(", \"num_channels\": 3000000000", "num_channels is not an integer: 3000000000")]
+    [InlineData(", \"num_channels\": \"3\"", "num_channels is not an integer: \"3\"")]
+    [InlineData(", \"layer_norm_eps\": \"1e-6\"", "layer_norm_eps is not a number: \"1e-6\"")]
+    [InlineData(", \"qkv_bias\": 1", "qkv_bias is not true or false: 1")]
+    [InlineData(", \"qkv_bias\": \"true\"", "qkv_bias is not true or false: \"true\"")]
+    [InlineData(", \"hidden_act\": 5", "hidden_act is not a string: 5")]
+    [InlineData(", \"model_type\": [\"ijepa\"]", "model_type is not a string: [\"ijepa\"]")]
+    [InlineData(", \"model_type\": \"vit\"", "model_type is 'vit', not 'ijepa'")]
+    public void A_wrongly_typed_field_is_the_only_problem_listed(string extra, string problem)
+    {
+        // Exactly one problem: the fallback keeps the other checks (and Validate) quiet.
+        var error = ParseFails("{" + Tiny + extra + "}");
+        Assert.Equal([problem], error.Problems);
+        Assert.Equal("cfg", error.Path);
+        Assert.Equal("cfg: " + problem, error.Message);
+    }
+
+    [Fact]
+    public void Parse_problems_are_all_listed_and_validation_waits_for_them()
+    {
+        // hidden_size "big" reads as 0, which Validate would also report: it must not run on a half-read config.
+        var error = ParseFails("{\"hidden_size\": \"big\", \"num_hidden_layers\": 4, \"num_attention_heads\": 6, \"intermediate_size\": 100, \"image_size\": 70, \"qkv_bias\": 0}");
+        Assert.Equal(["hidden_size is not an integer: \"big\"", "patch_size is missing", "qkv_bias is not true or false: 0"], error.Problems);
+    }
+
+    [Fact]
+    public void Raw_values_in_messages_are_cut_at_40_characters()
+    {
+        string forty = new('a', 38);   // with its quotes: 40 characters, shown whole
+        string arrayOfForty = "[\"" + new string('a', 36) + "\"]";
+        var whole = ParseFails("{" + Tiny + ", \"hidden_act\": " + arrayOfForty + "}");
+        Assert.Equal(["hidden_act is not a string: " + arrayOfForty], whole.Problems);
+        var exact = ParseFails("{" + Tiny + ", \"qkv_bias\": \"" + forty + "\"}");
+        Assert.Equal(["qkv_bias is not true or false: \"" + forty + "\""], exact.Problems);
+        string longer = new('b', 39);  // 41 characters with quotes
+        var cut = ParseFails("{" + Tiny + ", \"qkv_bias\": \"" + longer + "\"}");
+        Assert.Equal(["qkv_bias is not true or false: \"" + new string('b', 39) + "..."], cut.Problems);
+    }
+
+    [Fact]
+    public void Json_nested_deeper_than_16_is_refused()
+    {
+        string Nested(int depth) => new StringBuilder().Insert(0, "[", depth - 1).Append(']', depth - 1).ToString();
+        // The root object is level 1, so an extra field holding 15 nested arrays reaches depth 16.
+        IJepaConfig ok = ParseTiny(", \"extra\": " + Nested(16));
+        Assert.Equal(48, ok.HiddenSize);
+        var error = ParseFails("{" + Tiny + ", \"extra\": " + Nested(17) + "}");
+        Assert.StartsWith("not valid JSON: ", Assert.Single(error.Problems), StringComparison.Ordinal);
+        Assert.IsType<JsonException>(error.InnerException, exactMatch: false);
+    }
+
+    [Theory]
+    [InlineData("hidden_size", 65536)]
+    [InlineData("num_hidden_layers", 1024)]
+    [InlineData("num_attention_heads", 1024)]
+    [InlineData("intermediate_size", 262144)]
+    [InlineData("patch_size", 1024)]
+    [InlineData("image_size", 16384)]
+    [InlineData("num_channels", 64)]
+    public void Each_size_is_checked_against_its_range(string field, int max)
+    {
+        IJepaConfig With(int value) => field switch
+        {
+            "hidden_size" => Base with { HiddenSize = value, NumAttentionHeads = 1 },
+            "num_hidden_layers" => Base with { NumHiddenLayers = value },
+            "num_attention_heads" => Base with { NumAttentionHeads = value, HiddenSize = 1024 * 64 },
+            "intermediate_size" => Base with { IntermediateSize = value },
+            "patch_size" => Base with { PatchSize = value, ImageSize = 16384 },
+            "image_size" => Base with { ImageSize = value, PatchSize = 1 },
+            _ => Base with { NumChannels = value },
+        };
+        Assert.Empty(With(1).Validate());
+        Assert.Empty(With(max).Validate());
+        Assert.Equal([$"{field} = 0 is outside 1..{max}"], With(0).Validate());
+        Assert.Equal([$"{field} = -1 is outside 1..{max}"], With(-1).Validate());
+        Assert.Equal([$"{field} = {max + 1} is outside 1..{max}"], With(max + 1).Validate());
+    }
+
+    private static IJepaConfig Base => new()
+    {
+        HiddenSize = 48,
+        NumHiddenLayers = 4,
+        NumAttentionHeads = 6,
+        IntermediateSize = 100,
+        PatchSize = 14,
+        ImageSize = 70,
+    };
+
+    [Fact]
+    public void A_range_problem_stops_validation_before_dividing_by_zero_heads()
+    {
+        Assert.Equal(["num_attention_heads = 0 is outside 1..1024"], (Base with { NumAttentionHeads = 0 }).Validate());
+        Assert.Equal(["hidden_size = 0 is outside 1..65536", "patch_size = 0 is outside 1..1024"],
+            (Base with { HiddenSize = 0, PatchSize = 0, LayerNormEps = 2, HiddenAct = "relu" }).Validate());
+    }
+
+    [Fact]
+    public void Cross_field_rules()
+    {
+        Assert.Equal(["hidden_size 50 is not a multiple of num_attention_heads 6"], (Base with { HiddenSize = 50 }).Validate());
+        Assert.Empty((Base with { ImageSize = 14 }).Validate());
+        Assert.Equal(["image_size 13 is smaller than patch_size 14"], (Base with { ImageSize = 13 }).Validate());
+        Assert.Empty((Base with { LayerNormEps = 0.999 }).Validate());
+        Assert.Empty((Base with { LayerNormEps = double.Epsilon }).Validate());
+        Assert.Equal(["layer_norm_eps = 0 is outside (0, 1)"], (Base with { LayerNormEps = 0 }).Validate());
+        Assert.Equal(["layer_norm_eps = 1 is outside (0, 1)"], (Base with { LayerNormEps = 1 }).Validate());
+        Assert.Equal(["layer_norm_eps = -1E-06 is outside (0, 1)"], (Base with { LayerNormEps = -1e-6 }).Validate());
+        Assert.Single((Base with { LayerNormEps = double.NaN }).Validate());
+        foreach (string act in new[] { "gelu", "gelu_pytorch_tanh", "gelu_new" })
+        {
+            Assert.Empty((Base with { HiddenAct = act }).Validate());
+        }
+        Assert.Equal(["hidden_act 'GELU' is not supported (gelu, gelu_pytorch_tanh, gelu_new)"], (Base with { HiddenAct = "GELU" }).Validate());
+        Assert.Equal(3, (Base with { HiddenSize = 50, ImageSize = 13, HiddenAct = "relu" }).Validate().Count);
+    }
+
+    [Fact]
+    public void ViT_H_14_is_the_published_size()
+    {
+        IJepaConfig h = IJepaConfig.VitHuge14;
+        Assert.Equal((1280, 32, 16, 5120, 14, 224, 3), (h.HiddenSize, h.NumHiddenLayers, h.NumAttentionHeads, h.IntermediateSize, h.PatchSize, h.ImageSize, h.NumChannels));
+        Assert.Equal((1e-6, "gelu", true), (h.LayerNormEps, h.HiddenAct, h.QkvBias));
+        Assert.Equal((16, 256, 80), (h.GridSize, h.NumPatches, h.HeadDim));
+        Assert.Empty(h.Validate());
+    }
+
+    [Fact]
+    public void ToJson_is_a_transformers_config()
+    {
+        IJepaConfig config = Base with { NumChannels = 1, LayerNormEps = 1e-5, HiddenAct = "gelu_new", QkvBias = false };
+        string json = config.ToJson();
+        using JsonDocument document = JsonDocument.Parse(json);
+        JsonElement root = document.RootElement;
+        Assert.Equal(["IJepaModel"], root.GetProperty("architectures").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("ijepa", root.GetProperty("model_type").GetString());
+        Assert.Equal(48, root.GetProperty("hidden_size").GetInt32());
+        Assert.Equal(4, root.GetProperty("num_hidden_layers").GetInt32());
+        Assert.Equal(6, root.GetProperty("num_attention_heads").GetInt32());
+        Assert.Equal(100, root.GetProperty("intermediate_size").GetInt32());
+        Assert.Equal(14, root.GetProperty("patch_size").GetInt32());
+        Assert.Equal(70, root.GetProperty("image_size").GetInt32());
+        Assert.Equal(1, root.GetProperty("num_channels").GetInt32());
+        Assert.Equal(1e-5, root.GetProperty("layer_norm_eps").GetDouble());
+        Assert.Equal("gelu_new", root.GetProperty("hidden_act").GetString());
+        Assert.False(root.GetProperty("qkv_bias").GetBoolean());
+        Assert.Equal(0.0, root.GetProperty("hidden_dropout_prob").GetDouble());
+        Assert.Equal(0.0, root.GetProperty("attention_probs_dropout_prob").GetDouble());
+        Assert.Equal(0.02, root.GetProperty("initializer_range").GetDouble());
+        Assert.Equal(15, root.EnumerateObject().Count());
+        Assert.Contains("\n  \"", json, StringComparison.Ordinal);   // indented, as transformers writes it
+        Assert.Equal(config, IJepaConfig.Parse(json, "round trip"));
+    }
+
+    [Fact]
+    public void Load_reads_a_file_up_to_one_mebibyte()
+    {
+        using TempFolder folder = TestData.NewFolder();
+        string json = "{" + Tiny + "}";
+        string path = folder.File("config.json");
+        File.WriteAllText(path, json + new string(' ', 1024 * 1024 - json.Length));
+        Assert.Equal(1024 * 1024, new FileInfo(path).Length);
+        Assert.Equal(48, IJepaConfig.Load(path).HiddenSize);
+        File.AppendAllText(path, " ");
+        var error = Assert.Throws<IJepaCheckpointException>(() => IJepaConfig.Load(path));
+        Assert.Equal([$"config.json is {1024 * 1024 + 1} bytes; a model config is a few hundred"], error.Problems);
+        Assert.Equal(Path.GetFullPath(path), error.Path);
+    }
+
+    [Fact]
+    public void Load_of_a_missing_file_names_it()
+    {
+        using TempFolder folder = TestData.NewFolder();
+        string path = folder.File("config.json");
+        var error = Assert.Throws<IJepaCheckpointException>(() => IJepaConfig.Load(path));
+        Assert.Equal(path, error.Path);
+        Assert.StartsWith("cannot read the model config: ", Assert.Single(error.Problems), StringComparison.Ordinal);
+        Assert.IsType<FileNotFoundException>(error.InnerException);
+    }
+
+    private static bool Identical(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+
+    private static IJepaModel TinyModel() => IJepaModel.FromPretrained(TestData.Reference("ijepa_tiny_p14"));
+
+    [Fact]
+    public void Create_refuses_an_invalid_config_or_dtype()
+    {
+        Assert.Throws<ArgumentNullException>(() => IJepaModel.Create(null!));
+        var config = Assert.Throws<ArgumentException>(() => IJepaModel.Create(Base with { HiddenSize = 50, ImageSize = 13 }));
+        Assert.Equal("config", config.ParamName);
+        Assert.StartsWith("Invalid configuration: hidden_size 50 is not a multiple of num_attention_heads 6; image_size 13 is smaller than patch_size 14", config.Message, StringComparison.Ordinal);
+        var dtype = Assert.Throws<ArgumentException>(() => IJepaModel.Create(Base, ScalarType.Int32));
+        Assert.Equal("dtype", dtype.ParamName);
+        Assert.Contains("Int32", dtype.Message, StringComparison.Ordinal);
+        foreach (ScalarType ok in new[] { ScalarType.Float32, ScalarType.Float64, ScalarType.Float16, ScalarType.BFloat16 })
+        {
+            using IJepaModel model = IJepaModel.Create(Base, ok);
+            Assert.Equal(ok, model.DType);
+            Assert.Equal(TorchSharp.DeviceType.CPU, model.Device.type);
+            Assert.Equal(Base, model.Config);
+            Assert.False(model.training);
+            Assert.All(model.parameters(), p => Assert.Equal(ok, p.dtype));
+        }
+    }
+
+    [Fact]
+    public void The_parameters_are_transformers_IJepaModel_state_dict()
+    {
+        using IJepaModel model = IJepaModel.Create(Base with { NumHiddenLayers = 2, QkvBias = false });
+        var shapes = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
+        var expected = new Dictionary<string, long[]>
+        {
+            ["embeddings.position_embeddings"] = [1, 25, 48],
+            ["embeddings.patch_embeddings.projection.weight"] = [48, 3, 14, 14],
+            ["embeddings.patch_embeddings.projection.bias"] = [48],
+            ["layernorm.weight"] = [48],
+            ["layernorm.bias"] = [48],
+        };
+        for (int i = 0; i < 2; i++)
+        {
+            string l = $"encoder.layer.{i}.";
+            foreach (string p in new[] { "query", "key", "value" })
+            {
+                expected[l + $"attention.attention.{p}.weight"] = [48, 48];
+            }
+            expected[l + "attention.output.dense.weight"] = [48, 48];
+            expected[l + "attention.output.dense.bias"] = [48];
+            expected[l + "intermediate.dense.weight"] = [100, 48];
+            expected[l + "intermediate.dense.bias"] = [100];
+            expected[l + "output.dense.weight"] = [48, 100];
+            expected[l + "output.dense.bias"] = [48];
+            foreach (string n in new[] { "layernorm_before", "layernorm_after" })
+            {
+                expected[l + n + ".weight"] = [48];
+                expected[l + n + ".bias"] = [48];
+            }
+        }
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), shapes.Keys.Order(StringComparer.Ordinal));
+        foreach ((string name, long[] shape) in expected)
+        {
+            Assert.True(shape.SequenceEqual(shapes[name]), $"{name}: [{string.Join(",", shapes[name])}]");
+        }
+    }
+
+    [Fact]
+    public void InitializeRandom_fills_norms_biases_and_weights_as_documented()
+    {
+        using IJepaModel model = IJepaModel.Create(Base);
+        model.InitializeRandom(seed: 7);
+        foreach ((string name, var parameter) in model.named_parameters())
+        {
+            using Tensor values = parameter.to(ScalarType.Float64);
+            if (name.Contains("layernorm", StringComparison.Ordinal))
+            {
+                Assert.True(values.eq(name.EndsWith(".weight", StringComparison.Ordinal) ? 1.0 : 0.0).all().item<bool>(), name);
+            }
+            else if (name.EndsWith(".bias", StringComparison.Ordinal))
+            {
+                Assert.True(values.eq(0.0).all().item<bool>(), name);
+            }
+            else
+            {
+                double std = values.std().item<double>(), mean = values.mean().item<double>();
+                long n = values.numel();
+                // normal(0, 0.02): the sample std within 5 standard errors, the mean within 5 standard errors.
+                Assert.True(Math.Abs(std - 0.02) < 5 * 0.02 / Math.Sqrt(2 * n), $"{name}: std {std} over {n}");
+                Assert.True(Math.Abs(mean) < 5 * 0.02 / Math.Sqrt(n), $"{name}: mean {mean} over {n}");
+            }
+        }
+        using IJepaModel same = IJepaModel.Create(Base);
+        same.InitializeRandom(seed: 7);
+        using IJepaModel other = IJepaModel.Create(Base);
+        other.InitializeRandom(seed: 8);
+        const string Name = "encoder.layer.3.intermediate.dense.weight";
+        Tensor Weight(IJepaModel m) => m.named_parameters().Single(p => p.name == Name).parameter;
+        Assert.True(Identical(Weight(model), Weight(same)));
+        Assert.False(Identical(Weight(model), Weight(other)));
+    }
+
+    [Fact]
+    public void SavePretrained_writes_a_folder_that_transformers_and_FromPretrained_read()
+    {
+        using IJepaModel model = IJepaModel.Create(Base with { LayerNormEps = 1e-5 });
+        model.InitializeRandom(seed: 3);
+        using TempFolder folder = TestData.NewFolder();
+        string target = Path.Combine(folder.Path, "nested", "model");
+        model.SavePretrained(target);
+        Assert.Equal(model.Config.ToJson(), File.ReadAllText(Path.Combine(target, "config.json")));
+        using (JsonDocument pre = JsonDocument.Parse(File.ReadAllText(Path.Combine(target, "preprocessor_config.json"))))
+        {
+            JsonElement p = pre.RootElement;
+            Assert.True(p.GetProperty("do_normalize").GetBoolean() && p.GetProperty("do_rescale").GetBoolean() && p.GetProperty("do_resize").GetBoolean());
+            Assert.Equal([0.5, 0.5, 0.5], p.GetProperty("image_mean").EnumerateArray().Select(e => e.GetDouble()));
+            Assert.Equal([0.5, 0.5, 0.5], p.GetProperty("image_std").EnumerateArray().Select(e => e.GetDouble()));
+            Assert.Equal(2, p.GetProperty("resample").GetInt32());   // PIL.Image.BILINEAR
+            Assert.Equal(1 / 255.0, p.GetProperty("rescale_factor").GetDouble());
+            Assert.Equal(70, p.GetProperty("size").GetProperty("height").GetInt32());
+            Assert.Equal(70, p.GetProperty("size").GetProperty("width").GetInt32());
+            Assert.Equal("ViTImageProcessor", p.GetProperty("image_processor_type").GetString());
+        }
+        using (SafetensorsFile weights = SafetensorsFile.Open(Path.Combine(target, "model.safetensors")))
+        {
+            Assert.Equal("pt", weights.Metadata["format"]);
+            Assert.Equal(model.named_parameters().Count(), weights.Tensors.Count);
+        }
+        using IJepaModel loaded = IJepaModel.FromPretrained(target);
+        Assert.Equal(model.Config, loaded.Config);
+        using Tensor pixels = randn(2, 3, 70, 70, generator: new Generator(5));
+        using IJepaModelOutput a = model.Forward(pixels), b = loaded.Forward(pixels);
+        Assert.True(Identical(a.LastHiddenState, b.LastHiddenState));
+    }
+
+    [Theory]
+    [InlineData(new long[] { 3, 70, 70 }, "Pixel values must be [batch, channels, height, width]; got shape [3,70,70].")]
+    [InlineData(new long[] { 0, 3, 70, 70 }, "The batch is empty.")]
+    [InlineData(new long[] { 1, 1, 70, 70 }, "The model expects 3 channels; the input has 1.")]
+    [InlineData(new long[] { 1, 4, 70, 70 }, "The model expects 3 channels; the input has 4.")]
+    [InlineData(new long[] { 1, 3, 70, 84 }, "Input image size (70x84) doesn't match the model (70x70)")]
+    [InlineData(new long[] { 1, 3, 84, 70 }, "Input image size (84x70) doesn't match the model (70x70)")]
+    public void Forward_says_what_is_wrong_with_the_input(long[] shape, string message)
+    {
+        using IJepaModel model = TinyModel();
+        using Tensor pixels = zeros(shape);
+        var error = Assert.Throws<ArgumentException>(() => model.Forward(pixels).Dispose());
+        Assert.Equal("pixels", error.ParamName);
+        Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
+        var masked = Assert.Throws<ArgumentException>(() => model.ForwardMasked(pixels, [zeros(new long[] { shape[0], 1 }, ScalarType.Int64)]).Dispose());
+        Assert.StartsWith(message, masked.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Forward_refuses_integer_pixels_and_inputs_smaller_than_a_patch()
+    {
+        using IJepaModel model = TinyModel();
+        using Tensor bytes = zeros(new long[] { 1, 3, 70, 70 }, ScalarType.Byte);
+        var error = Assert.Throws<ArgumentException>(() => model.Forward(bytes).Dispose());
+        Assert.StartsWith("Pixel values must be floating point (normalized); got Byte.", error.Message, StringComparison.Ordinal);
+        var interpolate = new IJepaForwardOptions { InterpolatePosEncoding = true };
+        foreach ((long h, long w) in new[] { (13L, 70L), (70L, 13L) })
+        {
+            using Tensor small = zeros(1, 3, h, w);
+            var tooSmall = Assert.Throws<ArgumentException>(() => model.Forward(small, interpolate).Dispose());
+            Assert.StartsWith($"Input {h}x{w} is smaller than one 14-pixel patch.", tooSmall.Message, StringComparison.Ordinal);
+        }
+        using Tensor onePatch = zeros(1, 3, 14, 14);
+        using IJepaModelOutput output = model.Forward(onePatch, interpolate);
+        Assert.Equal([1L, 1, 48], output.LastHiddenState.shape);
+    }
+
+    [Fact]
+    public void Interpolation_at_the_trained_size_changes_nothing_and_a_non_square_grid_is_resampled()
+    {
+        using IJepaModel model = TinyModel();
+        using Tensor pixels = randn(1, 3, 70, 70, generator: new Generator(2));
+        using IJepaModelOutput plain = model.Forward(pixels);
+        using IJepaModelOutput interpolated = model.Forward(pixels, new IJepaForwardOptions { InterpolatePosEncoding = true });
+        Assert.True(Identical(plain.LastHiddenState, interpolated.LastHiddenState));
+        // 70x84: a 5x6 grid, 30 tokens; the trained 5x5 grid is resampled, not reused.
+        using Tensor wide = randn(1, 3, 70, 84, generator: new Generator(2));
+        using IJepaModelOutput resized = model.Forward(wide, new IJepaForwardOptions { InterpolatePosEncoding = true });
+        Assert.Equal([1L, 30, 48], resized.LastHiddenState.shape);
+    }
+
+    [Fact]
+    public void ForwardMasked_with_every_patch_is_the_plain_forward_in_mask_order()
+    {
+        // Attention is permutation-equivariant and positions are added before the gather, so encoding the
+        // tokens in a permuted order gives the unmasked encoder's outputs in that order.
+        using IJepaModel model = TinyModel();
+        using Tensor pixels = randn(2, 3, 70, 70, generator: new Generator(4));
+        using IJepaModelOutput full = model.Forward(pixels);
+        long[] order = Enumerable.Range(0, 25).Select(i => (long)((i * 7) % 25)).ToArray();
+        using Tensor permutation = tensor(order).unsqueeze(0).repeat(2, 1);
+        using Tensor identity = arange(25, ScalarType.Int32).unsqueeze(0).repeat(2, 1);
+        using Tensor masked = model.ForwardMasked(pixels, [identity, permutation]);
+        Assert.Equal([4L, 25, 48], masked.shape);
+        using Tensor permuted = full.LastHiddenState.index_select(1, permutation[0]);
+        Assert.True((masked[0..2] - full.LastHiddenState).abs().max().item<float>() < 1e-5);
+        Assert.True((masked[2..4] - permuted).abs().max().item<float>() < 1e-5);
+    }
+
+    [Fact]
+    public void Masks_must_be_batch_by_k_indices_in_range_and_of_one_length()
+    {
+        using IJepaModel model = TinyModel();
+        using Tensor pixels = zeros(2, 3, 70, 70);
+        string Fails(params Tensor[] masks) => Assert.Throws<ArgumentException>(() => model.ForwardMasked(pixels, masks).Dispose()).Message;
+        Assert.StartsWith("At least one mask is needed.", Fails(), StringComparison.Ordinal);
+        Assert.StartsWith("A mask must be [batch = 2, K >= 1] indices; got [2].", Fails(zeros(new long[] { 2 }, ScalarType.Int64)), StringComparison.Ordinal);
+        Assert.StartsWith("A mask must be [batch = 2, K >= 1] indices; got [1,3].", Fails(zeros(new long[] { 1, 3 }, ScalarType.Int64)), StringComparison.Ordinal);
+        Assert.StartsWith("A mask must be [batch = 2, K >= 1] indices; got [2,0].", Fails(zeros(new long[] { 2, 0 }, ScalarType.Int64)), StringComparison.Ordinal);
+        Assert.StartsWith("Mask indices must lie in 0..24.", Fails(full(2, 3, 25L)), StringComparison.Ordinal);
+        Assert.StartsWith("Mask indices must lie in 0..24.", Fails(full(2, 3, -1L)), StringComparison.Ordinal);
+        Assert.StartsWith("All masks must keep the same number of tokens", Fails(zeros(new long[] { 2, 3 }, ScalarType.Int64), zeros(new long[] { 2, 4 }, ScalarType.Int64)), StringComparison.Ordinal);
+        using Tensor edges = tensor(new long[] { 0, 24, 24, 0 }).view(2, 2);
+        using Tensor ok = model.ForwardMasked(pixels, [edges]);
+        Assert.Equal([2L, 2, 48], ok.shape);
+    }
+
+    [Fact]
+    public void LastBlocksMean_concatenates_the_token_means_of_the_last_blocks_in_order()
+    {
+        using IJepaModel model = TinyModel();
+        using Tensor pixels = randn(2, 3, 70, 70, generator: new Generator(6));
+        using IJepaModelOutput output = model.Forward(pixels, new IJepaForwardOptions { OutputHiddenStates = true });
+        Assert.Equal(5, output.HiddenStates!.Count);
+        Assert.Throws<ArgumentOutOfRangeException>(() => output.LastBlocksMean(0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => output.LastBlocksMean(5));
+        using Tensor one = output.LastBlocksMean(1);
+        using Tensor lastMean = output.HiddenStates[4].mean([1]);
+        Assert.True(Identical(one, lastMean));
+        using Tensor two = output.LastBlocksMean(2);
+        using Tensor expected = cat([output.HiddenStates[3].mean([1]), lastMean], 1);
+        Assert.True(Identical(two, expected));
+        using Tensor all = output.LastBlocksMean(4);
+        Assert.Equal([2L, 4 * 48], all.shape);
+        // The final LayerNorm is applied after the last hidden state, and pooling is its token mean.
+        Assert.Equal([2L, 48], output.Pooled.shape);
+        using Tensor pooled = output.LastHiddenState.mean([1]);
+        Assert.True((output.Pooled - pooled).abs().max().item<float>() < 1e-6);
+        output.Dispose();
+        Assert.True(output.LastHiddenState.IsInvalid && output.Pooled.IsInvalid && output.HiddenStates.All(h => h.IsInvalid));
+    }
+}
