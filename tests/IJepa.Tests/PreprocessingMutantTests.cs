@@ -243,4 +243,123 @@ public class PreprocessingMutantTests
             CultureInfo.CurrentCulture = saved;
         }
     }
+
+    // An image whose pixels say where they are: R = 10x, G = 10y, B = x + y.
+    private static ImageInput Coordinates(int width, int height, string name = "coordinates")
+    {
+        var image = new SixLabors.ImageSharp.Image<SixLabors.ImageSharp.PixelFormats.Rgb24>(width, height);
+        for (int y = 0; y < height; y++)
+        {
+            for (int x = 0; x < width; x++)
+            {
+                image[x, y] = new SixLabors.ImageSharp.PixelFormats.Rgb24((byte)(10 * x), (byte)(10 * y), (byte)(x + y));
+            }
+        }
+        return ImageInput.FromImage(image, name);
+    }
+
+    private static readonly PreprocessingOptions Raw = new() { RescaleFactor = 1, Mean = [0f, 0f, 0f], Std = [1f, 1f, 1f] };
+
+    [Fact]
+    public void The_preprocessor_checks_its_options_and_the_destination()
+    {
+        Assert.Throws<ArgumentNullException>(() => new ImagePreprocessor(null!));
+        var invalid = Assert.Throws<ArgumentException>(() => new ImagePreprocessor(Ok with { Height = 0, Std = [1f, 0f, 1f] }));
+        Assert.Equal("options", invalid.ParamName);
+        Assert.StartsWith("Invalid preprocessing options: output size 0x224 is outside 1..4096; Std values must be positive", invalid.Message, StringComparison.Ordinal);
+        PreprocessingOptions options = Raw with { Height = 5, Width = 7 };
+        var preprocessor = new ImagePreprocessor(options);
+        Assert.Same(options, preprocessor.Options);
+        Assert.Equal(105, preprocessor.ValuesPerImage);
+        Assert.Throws<ArgumentNullException>(() => preprocessor.Preprocess(null!));
+        var wrong = Assert.Throws<ArgumentException>(() => preprocessor.Preprocess(Coordinates(7, 5), new float[104]));
+        Assert.Equal("destination", wrong.ParamName);
+        Assert.StartsWith("destination holds 104 values; one image needs 105", wrong.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(PreprocessingBackend.Torchvision)]
+    [InlineData(PreprocessingBackend.Pil)]
+    public void Output_is_channel_major_rows_top_to_bottom(PreprocessingBackend backend)
+    {
+        var preprocessor = new ImagePreprocessor(Raw with { Height = 3, Width = 4, Backend = backend });
+        float[] values = preprocessor.Preprocess(Coordinates(4, 3));
+        for (int y = 0; y < 3; y++)
+        {
+            for (int x = 0; x < 4; x++)
+            {
+                Assert.Equal(10 * x, values[(0 * 12) + (y * 4) + x]);
+                Assert.Equal(10 * y, values[(1 * 12) + (y * 4) + x]);
+                Assert.Equal(x + y, values[(2 * 12) + (y * 4) + x]);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(RescaleArithmetic.TransformersFloat64)]
+    [InlineData(RescaleArithmetic.TorchvisionFloat32)]
+    [InlineData(RescaleArithmetic.TorchvisionFused)]
+    public void Each_channel_is_rescaled_and_normalized_with_its_own_mean_and_std(RescaleArithmetic arithmetic)
+    {
+        // (v · factor − mean[c]) / std[c]; the three arithmetics round differently, by at most a few float32 ulps.
+        float[] mean = [0.1f, 0.2f, 0.3f], std = [0.4f, 0.5f, 0.6f];
+        var preprocessor = new ImagePreprocessor(new PreprocessingOptions { Height = 3, Width = 4, Mean = mean, Std = std, Arithmetic = arithmetic });
+        float[] values = preprocessor.Preprocess(Coordinates(4, 3));
+        for (int y = 0; y < 3; y++)
+        {
+            for (int x = 0; x < 4; x++)
+            {
+                int[] raw = [10 * x, 10 * y, x + y];
+                for (int c = 0; c < 3; c++)
+                {
+                    double expected = ((raw[c] / 255.0) - mean[c]) / std[c];
+                    Assert.True(Math.Abs(values[(c * 12) + (y * 4) + x] - expected) < 1e-6, $"{arithmetic} c{c} ({x},{y}): {values[(c * 12) + (y * 4) + x]} vs {expected}");
+                }
+            }
+        }
+        // A rescale factor other than 1/255 is used as given.
+        var half = new ImagePreprocessor(Raw with { Height = 3, Width = 4, RescaleFactor = 0.5, Arithmetic = arithmetic });
+        Assert.Equal(15f, half.Preprocess(Coordinates(4, 3))[3]);
+    }
+
+    [Theory]
+    [InlineData(9, 12, 2, 4)]    // portrait: left (9 - 4) / 2 = 2.5 rounds half to even, to 2
+    [InlineData(12, 9, 4, 2)]    // landscape: top 2.5 to 2
+    [InlineData(11, 13, 4, 4)]   // 3.5 rounds to 4 (half to even), 4.5 to 4
+    public void The_center_crop_rounds_offsets_as_python(int width, int height, int left, int top)
+    {
+        // The shorter side is already the target, so no resampling: the crop alone decides the pixels.
+        int side = Math.Min(width, height);
+        var preprocessor = new ImagePreprocessor(Raw with { Height = 4, Width = 4, ResizeMode = ResizeMode.ShorterSideThenCenterCrop, ResizeShorterSide = side, Backend = PreprocessingBackend.Pil, Filter = ResampleFilter.Bicubic });
+        float[] values = preprocessor.Preprocess(Coordinates(width, height));
+        Assert.Equal(10 * left, values[0]);
+        Assert.Equal(10 * top, values[16]);
+        Assert.Equal(10 * (left + 3), values[15]);
+        Assert.Equal(10 * (top + 3), values[31]);
+    }
+
+    [Fact]
+    public void A_batch_skips_failures_in_place_or_throws_the_first()
+    {
+        var preprocessor = new ImagePreprocessor(Raw with { Height = 3, Width = 4 });
+        ImageInput first = Coordinates(4, 3, "first"), bad = ImageInput.FromBytes(new byte[] { 1, 2, 3 }, "bad"), last = Coordinates(3, 4, "last");
+        using (PreprocessedBatch batch = preprocessor.PreprocessBatch([first, bad, last], skipFailures: true))
+        {
+            Assert.Equal([2L, 3, 3, 4], batch.Pixels!.shape);
+            Assert.Equal([first, last], batch.Inputs);
+            ImageFailure failure = Assert.Single(batch.Failures);
+            Assert.Same(bad, failure.Input);
+            Assert.Equal("bad", failure.Error.Source);
+            Assert.Equal(preprocessor.Preprocess(first), batch.Pixels[0].data<float>().ToArray());
+            Assert.Equal(preprocessor.Preprocess(last), batch.Pixels[1].data<float>().ToArray());
+        }
+        var thrown = Assert.Throws<ImageDecodeException>(() => preprocessor.PreprocessBatch([first, bad, last]).Dispose());
+        Assert.Equal("bad", thrown.Source);
+        using PreprocessedBatch none = preprocessor.PreprocessBatch([bad, bad], skipFailures: true);
+        Assert.Null(none.Pixels);
+        Assert.Empty(none.Inputs);
+        Assert.Equal(2, none.Failures.Count);
+        using PreprocessedBatch empty = preprocessor.PreprocessBatch([]);
+        Assert.Null(empty.Pixels);
+    }
 }
