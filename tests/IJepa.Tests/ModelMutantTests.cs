@@ -486,4 +486,58 @@ public class ModelMutantTests
         output.Dispose();
         Assert.True(output.LastHiddenState.IsInvalid && output.Pooled.IsInvalid && output.HiddenStates.All(h => h.IsInvalid));
     }
+
+    private static string Original(string name) => Path.Combine(AppContext.BaseDirectory, "original", name);
+
+    [Fact]
+    public void The_predictor_checks_the_context_it_is_given()
+    {
+        using var checkpoint = IJepa.Checkpoints.Original.OriginalCheckpoint.Open(Original("tiny-ijepa.pth.tar"));
+        using IJepaPredictor predictor = checkpoint.LoadPredictor(numAttentionHeads: 4);
+        Assert.Equal(ScalarType.Float32, predictor.DType);
+        Assert.Equal(TorchSharp.DeviceType.CPU, predictor.Device.type);
+        using Tensor mask = zeros(new long[] { 2, 3 }, ScalarType.Int64);
+        void Fails(Tensor context, Tensor[] contextMasks, string shape)
+        {
+            var error = Assert.Throws<ArgumentException>(() => predictor.Forward(context, contextMasks, [mask]).Dispose());
+            Assert.Equal("context", error.ParamName);
+            Assert.StartsWith($"The context must be [masks × B, K, 32]; got [{shape}].", error.Message, StringComparison.Ordinal);
+        }
+        Fails(zeros(2, 3), [mask], "2,3");
+        Fails(zeros(2, 3, 31), [mask], "2,3,31");
+        Fails(zeros(2, 3, 32), [], "2,3,32");
+        Fails(zeros(3, 3, 32), [mask, mask], "3,3,32");
+        Assert.Throws<ArgumentNullException>(() => predictor.Forward(null!, [mask], [mask]));
+        Assert.Throws<ArgumentNullException>(() => predictor.Forward(zeros(2, 3, 32), null!, [mask]));
+        Assert.Throws<ArgumentNullException>(() => predictor.Forward(zeros(2, 3, 32), [mask], null!));
+    }
+
+    [Fact]
+    public void Several_context_masks_predict_as_each_would_alone_in_the_original_order()
+    {
+        // The original code's order: [targets × contexts × B]; context c's prediction of target t is what the
+        // predictor gives for that context and target alone.
+        using var checkpoint = IJepa.Checkpoints.Original.OriginalCheckpoint.Open(Original("tiny-ijepa.pth.tar"));
+        using IJepaModel encoder = checkpoint.LoadEncoder(IJepa.Checkpoints.Original.EncoderPart.Encoder, numAttentionHeads: 4);
+        using IJepaPredictor predictor = checkpoint.LoadPredictor(numAttentionHeads: 4);
+        using Tensor pixels = randn(2, 3, 42, 42, generator: new Generator(9));
+        Tensor Indices(params long[][] rows) => tensor(rows.SelectMany(r => r).ToArray(), [rows.Length, rows[0].Length]);
+        using Tensor c0 = Indices([0, 1, 2, 6, 7, 8], [3, 4, 5, 9, 10, 11]), c1 = Indices([20, 21, 22, 26, 27, 28], [12, 13, 14, 18, 19, 20]);
+        using Tensor t0 = Indices([30, 31], [33, 34]), t1 = Indices([35, 24], [23, 17]), t2 = Indices([15, 16], [1, 2]);
+        Tensor[] contexts = [c0, c1], targets = [t0, t1, t2];
+        using Tensor encoded = encoder.ForwardMasked(pixels, contexts);
+        using Tensor all = predictor.Forward(encoded, contexts, targets);
+        Assert.Equal([3L * 2 * 2, 2, 32], all.shape);
+        for (int t = 0; t < 3; t++)
+        {
+            for (int c = 0; c < 2; c++)
+            {
+                using Tensor alone = encoder.ForwardMasked(pixels, [contexts[c]]);
+                using Tensor expected = predictor.Forward(alone, [contexts[c]], [targets[t]]);
+                int row = ((t * 2) + c) * 2;
+                using Tensor actual = all.narrow(0, row, 2);
+                Assert.True((actual - expected).abs().max().item<float>() < 1e-5, $"target {t}, context {c}");
+            }
+        }
+    }
 }
