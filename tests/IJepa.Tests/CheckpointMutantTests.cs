@@ -212,4 +212,74 @@ public class CheckpointMutantTests
             Assert.True(expected.eq(parameter).all().item<bool>(), name);
         }
     }
+
+    private const string AbcSha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"; // FIPS 180-2 test vector
+
+    [Fact]
+    public void Digests_are_64_hex_digits_in_any_case_around_spaces()
+    {
+        using TempFolder folder = TestData.NewFolder();
+        string abc = folder.File("abc.txt");
+        File.WriteAllText(abc, "abc");
+        CheckpointIntegrity.Verify(abc, "  " + AbcSha256.ToUpperInvariant() + "\n");
+        foreach (string bad in new[] { AbcSha256[..63], AbcSha256 + "0", AbcSha256[..63] + "g", "" })
+        {
+            var error = Assert.Throws<ArgumentException>(() => CheckpointIntegrity.Verify(abc, bad));
+            Assert.Equal("digest", error.ParamName);
+            Assert.StartsWith($"'{bad}' is not a SHA-256 digest (64 hex digits)", error.Message, StringComparison.Ordinal);
+        }
+        Assert.Throws<ArgumentNullException>(() => CheckpointIntegrity.Verify(abc, null!));
+        string other = new('0', 64);
+        var mismatch = Assert.Throws<IJepaCheckpointException>(() => CheckpointIntegrity.Verify(abc, other.ToUpperInvariant().Replace('0', 'A')));
+        Assert.Equal(abc, mismatch.Path);
+        Assert.Equal([$"SHA-256 mismatch: expected {new string('a', 64)}, the file has {AbcSha256} (corrupted or different download)"], mismatch.Problems);
+    }
+
+    [Fact]
+    public void Unreadable_files_are_checkpoint_errors()
+    {
+        using TempFolder folder = TestData.NewFolder();
+        Assert.Throws<ArgumentNullException>(() => CheckpointIntegrity.ComputeSha256(null!));
+        Assert.Throws<ArgumentException>(() => CheckpointIntegrity.ComputeSha256(""));
+        string missing = folder.File("missing.safetensors");
+        var error = Assert.Throws<IJepaCheckpointException>(() => CheckpointIntegrity.ComputeSha256(missing));
+        Assert.Equal(missing, error.Path);
+        Assert.StartsWith("cannot read the file to check its SHA-256: ", Assert.Single(error.Problems), StringComparison.Ordinal);
+        Assert.IsType<FileNotFoundException>(error.InnerException);
+        var directory = Assert.Throws<IJepaCheckpointException>(() => CheckpointIntegrity.ComputeSha256(folder.Path));
+        Assert.IsType<UnauthorizedAccessException>(directory.InnerException);
+        Assert.Equal("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", CheckpointIntegrity.ComputeSha256(Touch(folder.File("empty"))));
+    }
+
+    private static string Touch(string path)
+    {
+        File.WriteAllBytes(path, []);
+        return path;
+    }
+
+    [Fact]
+    public void A_folder_check_stays_inside_the_folder_and_checks_every_file()
+    {
+        using TempFolder root = TestData.NewFolder();
+        string model = Path.Combine(root.Path, "model");
+        Directory.CreateDirectory(model);
+        Directory.CreateDirectory(model + "2");
+        File.WriteAllText(Path.Combine(model, "a.bin"), "abc");
+        File.WriteAllText(Path.Combine(model + "2", "b.bin"), "abc");
+        File.WriteAllText(Path.Combine(model, "c.bin"), "abd");
+        Assert.Throws<ArgumentNullException>(() => CheckpointIntegrity.VerifyFolder(model, null!));
+        CheckpointIntegrity.VerifyFolder(model, new Dictionary<string, string> { ["a.bin"] = AbcSha256, ["./a.bin"] = AbcSha256 });
+        // A sibling whose name starts with the folder's is outside it; so is the folder itself.
+        foreach (string outside in new[] { "../model2/b.bin", "", "../model" })
+        {
+            var error = Assert.Throws<ArgumentException>(() => CheckpointIntegrity.VerifyFolder(model, new Dictionary<string, string> { [outside] = AbcSha256 }));
+            Assert.Equal("expectedSha256", error.ParamName);
+            Assert.StartsWith($"'{outside}' is not a file inside {model}", error.Message, StringComparison.Ordinal);
+        }
+        var missing = Assert.Throws<IJepaCheckpointException>(() => CheckpointIntegrity.VerifyFolder(model, new Dictionary<string, string> { ["a.bin"] = AbcSha256, ["sub/x.bin"] = AbcSha256 }));
+        Assert.Equal(Path.Combine(model, "sub", "x.bin"), missing.Path);
+        Assert.Equal(["a SHA-256 was given for this file, but it does not exist"], missing.Problems);
+        var wrong = Assert.Throws<IJepaCheckpointException>(() => CheckpointIntegrity.VerifyFolder(model, new Dictionary<string, string> { ["a.bin"] = AbcSha256, ["c.bin"] = AbcSha256 }));
+        Assert.Equal(Path.Combine(model, "c.bin"), wrong.Path);
+    }
 }
