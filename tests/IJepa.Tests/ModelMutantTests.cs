@@ -18,6 +18,8 @@ public class ModelMutantTests
         ImageSize = 70,
     };
 
+    private static double MaxAbs(Tensor t) => t.abs().max().to(ScalarType.Float64).item<double>();
+
     private static bool Identical(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
 
     private static IJepaModel TinyModel() => IJepaModel.FromPretrained(TestData.Reference("ijepa_tiny_p14"));
@@ -314,5 +316,76 @@ public class ModelMutantTests
                 Assert.True((actual - expected).abs().max().item<float>() < 1e-5, $"target {t}, context {c}");
             }
         }
+    }
+
+    [Fact]
+    public void Parameters_are_frozen()
+    {
+        // An inference model: no parameter asks for gradients (an optimizer handed model.parameters() gets nothing to train,
+        // and tensors computed from them outside inference mode build no autograd graph).
+        using IJepaModel model = TinyModel();
+        Assert.All(model.named_parameters(), p => Assert.False(p.parameter.requires_grad, p.name));
+        using var checkpoint = IJepa.Checkpoints.Original.OriginalCheckpoint.Open(Original("tiny-ijepa.pth.tar"));
+        using IJepaPredictor predictor = checkpoint.LoadPredictor(numAttentionHeads: 4);
+        Assert.All(predictor.named_parameters(), p => Assert.False(p.parameter.requires_grad, p.name));
+    }
+
+    [Theory]
+    [InlineData(ScalarType.Float32, 84, 84, 1e-6)]     // a square grid of another size: 6 x 6
+    [InlineData(ScalarType.Float32, 14, 350, 1e-6)]    // 1 x 25: as many tokens as the trained grid, but not square
+    [InlineData(ScalarType.Float64, 84, 112, 1e-12)]   // a float64 model resamples in float64
+    public void Interpolated_positions_are_the_trained_grid_resampled_bicubically(ScalarType dtype, long height, long width, double tolerance)
+    {
+        // transformers' interpolate_pos_encoding: the 5 x 5 grid of position embeddings resized to the input's patch grid
+        // with bicubic interpolation (align_corners = False), added to the patch projections; hidden state 0 is that sum.
+        using IJepaModel model = IJepaModel.FromPretrained(TestData.Reference("ijepa_tiny_p14"), dtype);
+        var parameters = model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
+        using Tensor pixels = randn(new long[] { 2, 3, height, width }, generator: new Generator(11)).to(dtype);
+        using IJepaModelOutput output = model.Forward(pixels, new IJepaForwardOptions { InterpolatePosEncoding = true, OutputHiddenStates = true });
+        using Tensor patches = nn.functional.conv2d(pixels, parameters["embeddings.patch_embeddings.projection.weight"], parameters["embeddings.patch_embeddings.projection.bias"], strides: [14, 14]);
+        using Tensor tokens = patches.flatten(2).transpose(1, 2);
+        using Tensor grid = parameters["embeddings.position_embeddings"].reshape(1, 5, 5, 48).permute(0, 3, 1, 2);
+        using Tensor resized = nn.functional.interpolate(grid, size: [height / 14, width / 14], mode: InterpolationMode.Bicubic, align_corners: false);
+        using Tensor positions = resized.permute(0, 2, 3, 1).reshape(1, height / 14 * (width / 14), 48);
+        using Tensor expected = tokens + positions;
+        Tensor actual = output.HiddenStates![0];
+        Assert.Equal(expected.shape, actual.shape);
+        double error = MaxAbs(actual - expected);
+        Assert.True(error <= tolerance * MaxAbs(expected), $"max |Δ| {error}");
+    }
+
+    [Theory]
+    [InlineData("gelu", false)]
+    [InlineData("gelu_pytorch_tanh", true)]
+    [InlineData("gelu_new", true)]
+    public void A_block_is_the_pre_norm_transformer_block_with_the_configured_gelu(string act, bool tanh)
+    {
+        // transformers' IJepaLayer: h = x + attention(LN_before(x)); out = h + fc2(act(fc1(LN_after(h)))), with
+        // "gelu" the exact erf form and "gelu_pytorch_tanh"/"gelu_new" the tanh approximation. Attention here is
+        // libtorch's fused scaled_dot_product_attention, not the model's own loop.
+        using TempFolder folder = TestData.CopyModel("ijepa_tiny_p14");
+        string config = File.ReadAllText(folder.File("config.json")).Replace("\"hidden_act\": \"gelu\"", $"\"hidden_act\": \"{act}\"", StringComparison.Ordinal);
+        File.WriteAllText(folder.File("config.json"), config);
+        using IJepaModel model = IJepaModel.FromPretrained(folder.Path);
+        Assert.Equal(act, model.Config.HiddenAct);
+        var w = model.named_parameters().ToDictionary(p => p.name, p => (Tensor)p.parameter);
+        using Tensor pixels = randn(2, 3, 70, 70, generator: new Generator(12));
+        using IJepaModelOutput output = model.Forward(pixels, new IJepaForwardOptions { OutputHiddenStates = true });
+        using var scope = NewDisposeScope();
+        Tensor x = output.HiddenStates![0];
+        Tensor Ln(Tensor t, string name) => nn.functional.layer_norm(t, [48], w[name + ".weight"], w[name + ".bias"], 1e-6);
+        Tensor Dense(Tensor t, string name) => nn.functional.linear(t, w[name + ".weight"], w[name + ".bias"]);
+        const string L = "encoder.layer.0.";
+        Tensor normed = Ln(x, L + "layernorm_before");
+        Tensor Heads(string p) => Dense(normed, L + "attention.attention." + p).view(2, 25, 6, 8).transpose(1, 2);
+        Tensor context = nn.functional.scaled_dot_product_attention(Heads("query"), Heads("key"), Heads("value")).transpose(1, 2).reshape(2, 25, 48);
+        Tensor h = x + Dense(context, L + "attention.output.dense");
+        Tensor hidden = nn.functional.gelu(Dense(Ln(h, L + "layernorm_after"), L + "intermediate.dense"), tanh ? TorchSharp.Modules.GELU.Approximate.tanh : TorchSharp.Modules.GELU.Approximate.none);
+        Tensor expected = h + Dense(hidden, L + "output.dense");
+        double error = MaxAbs(output.HiddenStates[1] - expected);
+        Assert.True(error < 1e-5, $"max |Δ| {error}");
+        // The two GELUs differ by up to ~5e-4 per activation: the check above tells them apart.
+        Tensor other = h + Dense(nn.functional.gelu(Dense(Ln(h, L + "layernorm_after"), L + "intermediate.dense"), tanh ? TorchSharp.Modules.GELU.Approximate.none : TorchSharp.Modules.GELU.Approximate.tanh), L + "output.dense");
+        Assert.True(MaxAbs(output.HiddenStates[1] - other) > 10 * error);
     }
 }
