@@ -53,6 +53,9 @@ public class SafetensorsMutantTests
         // At the limit the length is accepted and the file is then too short for it.
         TestData.WriteRaw(path, TestData.Utf8("{}"), [], headerLengthOverride: 100UL * 1024 * 1024);
         Assert.Equal(["header length 104857600 runs past the end of the 10-byte file (truncated?)"], Problems(path));
+        // Exactly the 8 bytes of the length and nothing else: long enough to read the length, too short for any header.
+        File.WriteAllBytes(path, BitConverter.GetBytes(2UL));
+        Assert.Equal(["header length 2 runs past the end of the 8-byte file (truncated?)"], Problems(path));
         TestData.WriteRaw(path, TestData.Utf8("{}"), [], headerLengthOverride: 3);
         Assert.Equal(["header length 3 runs past the end of the 10-byte file (truncated?)"], Problems(path));
         // Exactly "{}" and nothing else: a valid file with no tensors.
@@ -232,6 +235,9 @@ public class SafetensorsMutantTests
             Problems(Write(folder, new Dictionary<string, object> { ["a"] = Entry("F32", [3], 0, 8) }, 8)));
         Assert.Equal(["'a': 16 bytes of data, but F32 [3] needs 12"],
             Problems(Write(folder, new Dictionary<string, object> { ["a"] = Entry("F32", [3], 0, 16) }, 16)));
+        // The size is end - begin, wherever the tensor starts.
+        Assert.Equal(["'b': 8 bytes of data, but F32 [3] needs 12"],
+            Problems(Write(folder, new Dictionary<string, object> { ["a"] = Entry("F32", [1], 0, 4), ["b"] = Entry("F32", [3], 4, 12) }, 12)));
         using SafetensorsFile ok = SafetensorsFile.Open(Write(folder, new Dictionary<string, object> { ["a"] = Entry("F32", [3], 0, 12) }, 12));
         Assert.Equal(12, ok.Tensors["a"].ByteLength);
     }
