@@ -287,8 +287,11 @@ public sealed record PreprocessingOptions
         return fallback;
     }
 
+    // string.Join would format each float in the current culture ("0,5" in German) before string.Create sees it.
+    private static string Invariant(IReadOnlyList<float> values) => string.Join(", ", values.Select(v => v.ToString(CultureInfo.InvariantCulture)));
+
     /// <inheritdoc />
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Backend} {ResizeMode} {Height}x{Width} {Filter}, mean [{string.Join(", ", Mean)}], std [{string.Join(", ", Std)}]")
+        $"{Backend} {ResizeMode} {Height}x{Width} {Filter}, mean [{Invariant(Mean)}], std [{Invariant(Std)}]")
         + (Decoding == ImageDecoding.NativeReduced ? string.Create(CultureInfo.InvariantCulture, $", reduced JPEG decode (gap {ReducedDecodeGap})") : "");
 }
