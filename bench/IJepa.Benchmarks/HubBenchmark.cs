@@ -185,7 +185,8 @@ internal static class HubBenchmark
         return clock.Elapsed.TotalSeconds;
     }
 
-    private static double Median(List<double> values)
+    /// <summary>The median of some timings (the mean of the middle two for an even count).</summary>
+    internal static double Median(List<double> values)
     {
         double[] sorted = [.. values.Order()];
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;

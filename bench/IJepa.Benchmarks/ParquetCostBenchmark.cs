@@ -48,7 +48,7 @@ internal static class ParquetCostBenchmark
         }
         foreach ((string what, Dictionary<string, List<double>> times) in new[] { ("wall", wall), ("CPU", cpu) })
         {
-            double safetensors = Median(times["safetensors"]), parquet = Median(times["parquet"]);
+            double safetensors = HubBenchmark.Median(times["safetensors"]), parquet = HubBenchmark.Median(times["parquet"]);
             Say($"median {what}: safetensors {safetensors:F2} s, parquet {parquet:F2} s; parquet throughput = {safetensors / parquet:F3} x safetensors ({(parquet / safetensors - 1) * 100:+0.0;-0.0} % {what} time); "
                 + $"per round parquet / safetensors: {string.Join(", ", times["parquet"].Zip(times["safetensors"], (p, t) => (p / t).ToString("F3", CultureInfo.InvariantCulture)))}");
         }
@@ -129,11 +129,5 @@ internal static class ParquetCostBenchmark
             }
             image.SaveAsJpeg(Path.Combine(folder, $"img{i:D5}.jpg"));
         }
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 }

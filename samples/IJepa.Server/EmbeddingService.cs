@@ -176,14 +176,8 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
         {
             while (reader.TryRead(out Job? job))
             {
-                if (job.Token.IsCancellationRequested)
+                if (Dropped(job))
                 {
-                    job.Cancel();
-                    continue;
-                }
-                if (_abandon)
-                {
-                    job.Fail(new ServiceUnavailableException());
                     continue;
                 }
                 float[] pixels = ArrayPool<float>.Shared.Rent(values);
@@ -206,6 +200,25 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
         }
     }
 
+    /// <summary>
+    /// Settles a job that must not be worked on: its client has gone (cancelled), or the shutdown deadline has come
+    /// (503). True when the job was settled here.
+    /// </summary>
+    private bool Dropped(Job job)
+    {
+        if (job.Token.IsCancellationRequested)
+        {
+            job.Cancel();
+            return true;
+        }
+        if (_abandon)
+        {
+            job.Fail(new ServiceUnavailableException());
+            return true;
+        }
+        return false;
+    }
+
     private void BatchLoop()
     {
         ChannelReader<Job> reader = _modelQueue.Reader;
@@ -220,14 +233,8 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
                 if (reader.TryRead(out Job? job))
                 {
                     job.LeaveQueue();
-                    if (job.Token.IsCancellationRequested)
+                    if (Dropped(job))
                     {
-                        job.Cancel();
-                        continue;
-                    }
-                    if (_abandon)
-                    {
-                        job.Fail(new ServiceUnavailableException());
                         continue;
                     }
                     if (batch.Count == 0)
