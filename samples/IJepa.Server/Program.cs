@@ -104,7 +104,15 @@ if (options.ApiKey is { } apiKey)
 }
 app.MapOpenApi();
 EmbeddingEndpoints.Map(app);
-await app.RunAsync();
+try
+{
+    await app.RunAsync();
+}
+catch (OperationCanceledException) when (Environment.ExitCode != 0)
+{
+    // The model failed to load while Kestrel was still binding: StopApplication cancelled the host's start.
+    // The load already logged why and set the exit code; a crash dump (exit 134) would hide that.
+}
 return Environment.ExitCode;
 
 // Hashes first so that the comparison takes the same time whatever the key's length and content.
