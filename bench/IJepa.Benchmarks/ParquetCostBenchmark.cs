@@ -28,6 +28,7 @@ internal static class ParquetCostBenchmark
         Say($"model {s.Model}; {s.Count} images in {s.Images}; patches {s.Patches}; threads and workers {s.Threads?.ToString(CultureInfo.InvariantCulture) ?? "default"}; rounds {s.Rounds}");
         var wall = new Dictionary<string, List<double>> { ["safetensors"] = [], ["parquet"] = [] };
         var cpu = new Dictionary<string, List<double>> { ["safetensors"] = [], ["parquet"] = [] };
+        var rate = new Dictionary<string, List<double>> { ["safetensors"] = [], ["parquet"] = [] };
         for (int round = 0; round < s.Rounds; round++)
         {
             // Alternate which goes first, so that a drift in the machine's load favours neither.
@@ -43,6 +44,7 @@ internal static class ParquetCostBenchmark
                 (double seconds, double cpuSeconds, string done, long peak) = RunOnce(s, output);
                 wall[format].Add(seconds);
                 cpu[format].Add(cpuSeconds);
+                rate[format].Add(ImagesPerSecond(done));
                 Say($"round {round + 1} {format,-11}: {seconds,7:F2} s wall, {cpuSeconds,7:F2} s CPU, {s.Count / seconds,7:F1} images/s, peak RSS {peak / 1048576.0,6:F0} MB | {done}");
             }
         }
@@ -52,6 +54,12 @@ internal static class ParquetCostBenchmark
             Say($"median {what}: safetensors {safetensors:F2} s, parquet {parquet:F2} s; parquet throughput = {safetensors / parquet:F3} x safetensors ({(parquet / safetensors - 1) * 100:+0.0;-0.0} % {what} time); "
                 + $"per round parquet / safetensors: {string.Join(", ", times["parquet"].Zip(times["safetensors"], (p, t) => (p / t).ToString("F3", CultureInfo.InvariantCulture)))}");
         }
+        // FeatureDump's own rate: its encoding loop and the writing, without the process start, the model load and
+        // opening the output (fixed costs that a long run does not notice).
+        double safetensorsRate = HubBenchmark.Median(rate["safetensors"]), parquetRate = HubBenchmark.Median(rate["parquet"]);
+        Say($"median FeatureDump rate: safetensors {safetensorsRate:F1} images/s, parquet {parquetRate:F1} images/s; parquet = {parquetRate / safetensorsRate:F3} x safetensors "
+            + $"({(1 - (parquetRate / safetensorsRate)) * 100:+0.0;-0.0} % slower); per round parquet / safetensors: "
+            + string.Join(", ", rate["parquet"].Zip(rate["safetensors"], (p, t) => (p / t).ToString("F3", CultureInfo.InvariantCulture))));
         if (s.Out is { } file)
         {
             File.AppendAllText(file, report.ToString());
@@ -92,6 +100,14 @@ internal static class ParquetCostBenchmark
         double cpu = errors[^1].Split(' ').Sum(t => (double.Parse(t[..t.IndexOf('m')], CultureInfo.InvariantCulture) * 60) + double.Parse(t[(t.IndexOf('m') + 1)..^1], CultureInfo.InvariantCulture));
         string done = text.Split('\n').LastOrDefault(l => l.StartsWith("done: ", StringComparison.Ordinal))?.Trim() ?? "";
         return (seconds, cpu, done, peak);
+    }
+
+    /// <summary>The images/s figure of FeatureDump's "done:" line.</summary>
+    private static double ImagesPerSecond(string done)
+    {
+        string[] words = done.Split(' ');
+        int unit = Array.FindIndex(words, w => w.StartsWith("images/s", StringComparison.Ordinal));
+        return unit > 0 ? double.Parse(words[unit - 1], CultureInfo.InvariantCulture) : throw new InvalidOperationException($"no images/s in '{done}'");
     }
 
     private static IEnumerable<int> Children(int processId)

@@ -95,11 +95,19 @@ internal static class ServerLoadBenchmark
                 var rss = new List<(double Seconds, long Bytes)>();
                 var watch = Stopwatch.StartNew();
                 using var stopSampling = new CancellationTokenSource();
+                var heapLines = new List<string>();
                 Task sampler = Task.Run(async () =>
                 {
-                    while (!stopSampling.IsCancellationRequested)
+                    for (int tick = 0; !stopSampling.IsCancellationRequested; tick++)
                     {
                         rss.Add((watch.Elapsed.TotalSeconds, ProcessMemory.Resident(server.Process.Id)));
+                        if (tick % 20 == 0)
+                        {
+                            // The heap's make-up every 10 s: by generation, free space, and collections so far.
+                            heapLines.Add($"{watch.Elapsed.TotalSeconds:F0} s: " + string.Join(" ", (await Scrape(server.Address)).Split('\n')
+                                .Where(l => l.StartsWith("ijepa_managed_", StringComparison.Ordinal) || l.StartsWith("ijepa_gc_", StringComparison.Ordinal))
+                                .Select(l => l.Replace("ijepa_", "", StringComparison.Ordinal))));
+                        }
                         await Task.Delay(500, CancellationToken.None);
                     }
                 });
@@ -114,6 +122,7 @@ internal static class ServerLoadBenchmark
                 Say($"server RSS over {rss.Count} samples: min {rss.Min(r => r.Bytes) / 1e6:F0} MB, max {rss.Max(r => r.Bytes) / 1e6:F0} MB; " +
                     $"after the {WarmUp:F0} s warm-up {atWarm / 1e6:F0} MB, at the end {atEnd / 1e6:F0} MB ({(double)atEnd / atWarm - 1:+0.0%;-0.0%}), max after warm-up {maxAfter / 1e6:F0} MB");
                 Say("RSS samples (s: MB): " + string.Join(" ", rss.Where((_, i) => i % 4 == 0).Select(r => $"{r.Seconds:F0}:{r.Bytes / 1e6:F0}")));
+                heapLines.ForEach(l => Say("heap at " + l));
                 string heap = (await Scrape(server.Address)).Split('\n').Single(l => l.StartsWith("ijepa_managed_heap_bytes ", StringComparison.Ordinal));
                 Say($".NET heap after the last collection, from /metrics: {long.Parse(heap.Split(' ')[1], CultureInfo.InvariantCulture) / 1e6:F0} MB");
                 server.Terminate();

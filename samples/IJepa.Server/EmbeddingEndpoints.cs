@@ -56,9 +56,10 @@ internal static class EmbeddingEndpoints
         {
             return Busy(request.HttpContext, service, metrics);
         }
-        ReadOnlyMemory<byte> body = await ReadAsync(request.Body, request.ContentLength, cancellationToken).ConfigureAwait(false);
+        ImageBytes body = await ImageBytes.ReadAsync(request.Body, request.ContentLength, cancellationToken).ConfigureAwait(false);
         try
         {
+            // The job owns the body from here, and gives its buffer back once it is decoded.
             ImageEmbedding embedding = await reservation.EmbedAsync(body, "image", cancellationToken).WaitAsync(cancellationToken).ConfigureAwait(false);
             return Results.Ok(new EmbedResponse(service.ModelId, service.Dimension, embedding.Pooled, Patches(embedding, patches), Grid(embedding, patches)));
         }
@@ -80,15 +81,32 @@ internal static class EmbeddingEndpoints
     private static async Task<IResult> EmbedBatchAsync(HttpRequest request, EmbeddingService service, ServerMetrics metrics, IOptions<EmbeddingServerOptions> options,
         bool? patches, CancellationToken cancellationToken)
     {
-        List<BatchImage> images;
+        var images = new List<BatchImage>();
+        bool handedOver = false;
+        try
+        {
+            return await EmbedImagesAsync(request, service, metrics, options, patches, images, () => handedOver = true, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (!handedOver)
+            {
+                // Turned away (busy, too many, cancelled): the buffers read so far go back to the pool.
+                images.ForEach(i => i.Bytes?.Dispose());
+            }
+        }
+    }
+
+    private static async Task<IResult> EmbedImagesAsync(HttpRequest request, EmbeddingService service, ServerMetrics metrics, IOptions<EmbeddingServerOptions> options,
+        bool? patches, List<BatchImage> images, Action handOver, CancellationToken cancellationToken)
+    {
         if (MediaTypeHeaderValue.TryParse(request.ContentType, out MediaTypeHeaderValue? type) && type.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
         {
             IFormCollection form = await request.ReadFormAsync(cancellationToken).ConfigureAwait(false);
-            images = new List<BatchImage>(form.Files.Count);
             foreach (IFormFile file in form.Files)
             {
                 await using Stream stream = file.OpenReadStream();
-                images.Add(new BatchImage(file.FileName is { Length: > 0 } name ? name : file.Name, await ReadAsync(stream, file.Length, cancellationToken).ConfigureAwait(false), null));
+                images.Add(new BatchImage(file.FileName is { Length: > 0 } name ? name : file.Name, await ImageBytes.ReadAsync(stream, file.Length, cancellationToken).ConfigureAwait(false), null));
             }
         }
         else if (request.HasJsonContentType())
@@ -102,7 +120,7 @@ internal static class EmbeddingEndpoints
             {
                 return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Malformed JSON", detail: e.Message);
             }
-            images = (body?.Images ?? []).Select((text, i) => FromText(i, text)).ToList();
+            images.AddRange((body?.Images ?? []).Select((text, i) => FromText(i, text)));
         }
         else
         {
@@ -124,7 +142,8 @@ internal static class EmbeddingEndpoints
         {
             return Busy(request.HttpContext, service, metrics);
         }
-        Task<ImageEmbedding>?[] tasks = images.Select(i => i.Error is null ? reservation.EmbedAsync(i.Bytes, i.Name, cancellationToken) : null).ToArray();
+        handOver();
+        Task<ImageEmbedding>?[] tasks = images.Select(i => i.Error is null ? reservation.EmbedAsync(i.Bytes!, i.Name, cancellationToken) : null).ToArray();
         try
         {
             await Task.WhenAll(tasks.OfType<Task<ImageEmbedding>>()).WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -169,7 +188,7 @@ internal static class EmbeddingEndpoints
         string name = $"images[{index}]";
         if (text is null)
         {
-            return new BatchImage(name, default, "null instead of an image");
+            return new BatchImage(name, null, "null instead of an image");
         }
         ReadOnlySpan<char> payload = text;
         if (payload.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
@@ -177,27 +196,18 @@ internal static class EmbeddingEndpoints
             int comma = payload.IndexOf(',');
             if (comma < 0 || !payload[..comma].EndsWith(";base64", StringComparison.OrdinalIgnoreCase))
             {
-                return new BatchImage(name, default, "a data: URL must be base64 (data:image/png;base64,...)");
+                return new BatchImage(name, null, "a data: URL must be base64 (data:image/png;base64,...)");
             }
             payload = payload[(comma + 1)..];
         }
         try
         {
-            return new BatchImage(name, Convert.FromBase64String(payload.ToString()), null);
+            return new BatchImage(name, ImageBytes.Wrap(Convert.FromBase64String(payload.ToString())), null);
         }
         catch (FormatException)
         {
-            return new BatchImage(name, default, "not valid base64");
+            return new BatchImage(name, null, "not valid base64");
         }
-    }
-
-    private static async Task<ReadOnlyMemory<byte>> ReadAsync(Stream body, long? length, CancellationToken cancellationToken)
-    {
-        // Kestrel enforces the body limit (413) as it is read; the declared length only sizes the buffer, capped
-        // so that a lying Content-Length allocates nothing big.
-        var buffer = new MemoryStream((int)Math.Clamp(length ?? 0, 0, 1 << 24));
-        await body.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
     }
 
     private static float[][]? Patches(ImageEmbedding embedding, bool? wanted)
@@ -229,7 +239,7 @@ internal static class EmbeddingEndpoints
             : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not ready", detail: "The model is loading, or the server is stopping.");
     }
 
-    private sealed record BatchImage(string Name, ReadOnlyMemory<byte> Bytes, string? Error);
+    private sealed record BatchImage(string Name, ImageBytes? Bytes, string? Error);
 }
 
 /// <summary>GET /health.</summary>

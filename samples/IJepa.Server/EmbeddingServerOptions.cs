@@ -6,8 +6,8 @@ internal sealed class EmbeddingServerOptions
     /// <summary>A Hugging Face I-JEPA folder or hub id.</summary>
     public string Model { get; set; } = "";
 
-    /// <summary>True when <see cref="Model"/> is the random-weights demo model.</summary>
-    public bool DemoModel { get; set; }
+    /// <summary>True when <see cref="Model"/> is the samples' default model (Fashion-MNIST), not one the user named.</summary>
+    public bool DefaultModel { get; set; }
 
     /// <summary>cpu, cuda, cuda:N.</summary>
     public string Device { get; set; } = "cpu";

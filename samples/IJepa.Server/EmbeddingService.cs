@@ -113,10 +113,10 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
                 Start(DecodeLoop, $"IJepa.Server decode {i}");
             }
             Start(BatchLoop, "IJepa.Server batcher");
-            _ready = true;
-            _logger.LogInformation("model {Model} (dim {Dimension}) on {Device}; max batch {MaxBatch}, max wait {MaxWait} ms, queue {Queue}, {Workers} decode workers{Demo}",
+            _logger.LogInformation("model {Model} (dim {Dimension}) on {Device}; max batch {MaxBatch}, max wait {MaxWait} ms, queue {Queue}, {Workers} decode workers{Note}",
                 encoder.ModelId, encoder.Dimension, encoder.Model.Device, _options.MaxBatch, _options.MaxWaitMs, _options.MaxQueue, _options.Workers,
-                _options.DemoModel ? "; demo model: RANDOM weights, the embeddings are meaningless" : "");
+                _options.DefaultModel ? "; no --model given: the samples' Fashion-MNIST model (28-px clothing images), pass --model for photos" : "");
+            _ready = true; // after the line above, so that whoever sees /ready also finds the model named in the log
         }
         catch (OperationCanceledException) when (_loading.IsCancellationRequested)
         {
@@ -183,7 +183,7 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
                 float[] pixels = ArrayPool<float>.Shared.Rent(values);
                 try
                 {
-                    preprocessor.Preprocess(ImageInput.FromBytes(job.Bytes, job.Name), pixels.AsSpan(0, values));
+                    preprocessor.Preprocess(ImageInput.FromBytes(job.Bytes.Memory, job.Name), pixels.AsSpan(0, values));
                 }
                 catch (Exception e)
                 {
@@ -209,6 +209,7 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
         if (job.Token.IsCancellationRequested)
         {
             job.Cancel();
+            _metrics.ImageCancelled();
             return true;
         }
         if (_abandon)
@@ -347,10 +348,11 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
         }
 
         /// <summary>Queues one image for decoding and encoding; the task ends with its embedding or its error.</summary>
-        public Task<ImageEmbedding> EmbedAsync(ReadOnlyMemory<byte> bytes, string name, CancellationToken cancellationToken)
+        public Task<ImageEmbedding> EmbedAsync(ImageBytes bytes, string name, CancellationToken cancellationToken)
         {
             if (Interlocked.Decrement(ref _unassigned) < 0)
             {
+                bytes.Dispose();
                 throw new InvalidOperationException("more images than reserved");
             }
             var job = new Job(_service, bytes, name, cancellationToken);
@@ -376,7 +378,7 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
         private readonly TaskCompletionSource<ImageEmbedding> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _left;
 
-        public Job(EmbeddingService service, ReadOnlyMemory<byte> bytes, string name, CancellationToken token)
+        public Job(EmbeddingService service, ImageBytes bytes, string name, CancellationToken token)
         {
             _service = service;
             Bytes = bytes;
@@ -384,7 +386,8 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
             Token = token;
         }
 
-        public ReadOnlyMemory<byte> Bytes { get; private set; }
+        /// <summary>The encoded image, owned by the job until it is decoded (or dropped).</summary>
+        public ImageBytes Bytes { get; }
 
         public string Name { get; }
 
@@ -397,7 +400,7 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
         public void Decoded(float[] pixels)
         {
             Pixels = pixels;
-            Bytes = default; // the encoded image is no longer needed: let it go before the forward pass
+            Bytes.Dispose(); // the encoded image is no longer needed: back to the pool before the forward pass
         }
 
         /// <summary>Gives the job's room in the queue back (once).</summary>
@@ -417,6 +420,7 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
 
         public void Fail(Exception error)
         {
+            Bytes.Dispose();
             LeaveQueue();
             ReturnPixels();
             _result.TrySetException(error);
@@ -424,6 +428,7 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
 
         public void Cancel()
         {
+            Bytes.Dispose();
             LeaveQueue();
             ReturnPixels();
             _result.TrySetCanceled(Token);

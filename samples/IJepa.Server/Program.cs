@@ -13,7 +13,7 @@ using Microsoft.Extensions.Options;
 ServerArguments.Parsed parsed;
 try
 {
-    parsed = ServerArguments.Parse(args, Path.Combine(AppContext.BaseDirectory, "demo-model"));
+    parsed = ServerArguments.Parse(args, Path.Combine(AppContext.BaseDirectory, "default-model"));
 }
 catch (FormatException e)
 {

@@ -8,7 +8,8 @@ internal static class ServerArguments
     public const string Usage = """
         usage: IJepa.Server [options]
           --model M          Hugging Face I-JEPA folder, or hub id (facebook/ijepa_vith14_1k[@revision]) fetched into the
-                             Hugging Face cache (default: the random-weights demo model shipped with the FeatureDump sample)
+                             Hugging Face cache (default: the samples' small model trained on Fashion-MNIST, 28-px gray
+                             clothing images; for photos name a real checkpoint such as facebook/ijepa_vith14_1k)
           --urls U           where to listen (default http://127.0.0.1:8080; several separated by ';')
           --api-key KEY      require "Authorization: Bearer KEY" on every route but /health and /ready
                              (or set IJEPA_SERVER_API_KEY, which keeps the key out of the process list)
@@ -34,7 +35,7 @@ internal static class ServerArguments
 
     /// <summary>Parses the command line.</summary>
     /// <exception cref="FormatException">An unknown option, a missing or malformed value.</exception>
-    public static Parsed Parse(string[] args, string demoModel)
+    public static Parsed Parse(string[] args, string defaultModel)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         bool help = false;
@@ -60,8 +61,8 @@ internal static class ServerArguments
         string? model = values.GetValueOrDefault("--model");
         var options = new EmbeddingServerOptions
         {
-            Model = model ?? demoModel,
-            DemoModel = model is null,
+            Model = model ?? defaultModel,
+            DefaultModel = model is null,
             Device = values.GetValueOrDefault("--device") ?? "cpu",
             DType = (values.GetValueOrDefault("--dtype") ?? "float32") switch
             {

@@ -21,6 +21,7 @@ internal sealed class ServerMetrics
     private readonly long[] _secondOf = new long[RateWindowSeconds + 1];
     private readonly object _rateLock = new();
     private long _imagesOk;
+    private long _imagesCancelled;
     private long _imagesFailed;
     private long _rejected;
 
@@ -58,6 +59,9 @@ internal sealed class ServerMetrics
 
     /// <summary>An image refused as unusable (undecodable, too large, ...).</summary>
     public void ImageFailed() => Interlocked.Increment(ref _imagesFailed);
+
+    /// <summary>An accepted image dropped unworked because its client went away.</summary>
+    public void ImageCancelled() => Interlocked.Increment(ref _imagesCancelled);
 
     /// <summary>A request turned away because the queue was full.</summary>
     public void Rejected() => Interlocked.Increment(ref _rejected);
@@ -97,10 +101,26 @@ internal sealed class ServerMetrics
         text.Append("# HELP ijepa_images_total Images by outcome.\n# TYPE ijepa_images_total counter\n");
         text.Append(CultureInfo.InvariantCulture, $"ijepa_images_total{{outcome=\"encoded\"}} {Interlocked.Read(ref _imagesOk)}\n");
         text.Append(CultureInfo.InvariantCulture, $"ijepa_images_total{{outcome=\"failed\"}} {Interlocked.Read(ref _imagesFailed)}\n");
+        text.Append(CultureInfo.InvariantCulture, $"ijepa_images_total{{outcome=\"cancelled\"}} {Interlocked.Read(ref _imagesCancelled)}\n");
         text.Append(CultureInfo.InvariantCulture, $"# HELP ijepa_images_per_second Images encoded per second over the last {RateWindowSeconds} s.\n# TYPE ijepa_images_per_second gauge\n");
         text.Append(CultureInfo.InvariantCulture, $"ijepa_images_per_second {ImagesPerSecond():0.###}\n");
         text.Append("# HELP ijepa_managed_heap_bytes .NET heap size after the last collection.\n# TYPE ijepa_managed_heap_bytes gauge\n");
-        text.Append(CultureInfo.InvariantCulture, $"ijepa_managed_heap_bytes {GC.GetGCMemoryInfo().HeapSizeBytes}\n");
+        GCMemoryInfo gc = GC.GetGCMemoryInfo();
+        text.Append(CultureInfo.InvariantCulture, $"ijepa_managed_heap_bytes {gc.HeapSizeBytes}\n");
+        // Where a growing heap sits (a generation, the large-object heap, free space between objects) and how often
+        // each generation is collected: what an operator needs to tell garbage from a leak.
+        text.Append("# HELP ijepa_managed_generation_bytes .NET heap by generation after the last collection (3 = large objects, 4 = pinned).\n# TYPE ijepa_managed_generation_bytes gauge\n");
+        for (int g = 0; g < gc.GenerationInfo.Length; g++)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"ijepa_managed_generation_bytes{{generation=\"{g}\"}} {gc.GenerationInfo[g].SizeAfterBytes}\n");
+        }
+        text.Append("# HELP ijepa_managed_fragmented_bytes Free space inside the .NET heap after the last collection.\n# TYPE ijepa_managed_fragmented_bytes gauge\n");
+        text.Append(CultureInfo.InvariantCulture, $"ijepa_managed_fragmented_bytes {gc.FragmentedBytes}\n");
+        text.Append("# HELP ijepa_gc_collections_total .NET garbage collections by generation.\n# TYPE ijepa_gc_collections_total counter\n");
+        for (int g = 0; g <= GC.MaxGeneration; g++)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"ijepa_gc_collections_total{{generation=\"{g}\"}} {GC.CollectionCount(g)}\n");
+        }
         text.Append("# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\n");
         text.Append(CultureInfo.InvariantCulture, $"process_resident_memory_bytes {Environment.WorkingSet}\n");
         _batches.Render(text, "ijepa_batch_size", "Images per forward pass.");

@@ -64,8 +64,9 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
 
     private static readonly byte[] Corrupt = [0xFF, 0xD8, 0xFF, 0xE0, 0, 16, (byte)'J', (byte)'F'];
 
+    /// <summary>The server on the 224-px demo model (random weights, 14 x 14 patches) unless the arguments name another.</summary>
     internal static Task<ServerProcess> StartAsync(params string[] arguments) =>
-        ServerProcess.StartAsync(DotnetCli.Dotnet, DotnetCli.Sample("IJepa.Server"), arguments, TimeSpan.FromMinutes(3));
+        ServerProcess.StartAsync(DotnetCli.Dotnet, DotnetCli.Sample("IJepa.Server"), arguments.Contains("--model") ? arguments : ["--model", DemoModel, .. arguments], TimeSpan.FromMinutes(3));
 
     private HttpClient Client => fixture.Client;
 
@@ -167,6 +168,41 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         JsonElement[] rows = full.GetProperty("patches").EnumerateArray().ToArray();
         Assert.Equal(196, rows.Length);
         Assert.Equal(expected.Patches, rows.SelectMany(Floats).ToArray());
+    }
+
+    [Fact]
+    public async Task Without_a_model_it_serves_the_samples_trained_default_model()
+    {
+        await using ServerProcess server = await ServerProcess.StartAsync(DotnetCli.Dotnet, DotnetCli.Sample("IJepa.Server"), [], TimeSpan.FromMinutes(3));
+        using var client = new HttpClient { BaseAddress = server.Address };
+        using IJepaEncoder expected = IJepaEncoder.Load(Path.Combine(DotnetCli.RepositoryRoot, "samples", "models", "fashion-mnist"));
+        byte[] image = File.ReadAllBytes(Image("gray_garment_28x28.png"));
+        using HttpResponseMessage response = await client.PostAsync(new Uri("/embed", UriKind.Relative), ImageContent(image));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        JsonElement body = await Json(response);
+        Assert.Equal(expected.Dimension, body.GetProperty("dimension").GetInt32());
+        Assert.Equal(expected.Encode(image).Pooled, Floats(body.GetProperty("pooled")));
+        Assert.Contains("no --model given", server.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_chunked_body_without_a_length_is_read_whole()
+    {
+        // No Content-Length: the server's pooled buffer starts small and grows as the 1024 x 768 JPEG arrives in
+        // small chunks; the result must be the in-process one, and a second request (reusing a pooled buffer that
+        // held the first) too.
+        byte[] image = File.ReadAllBytes(Image("photo_flower_1024x768.jpg"));
+        ImageEmbedding expected = fixture.Encoder.Encode(image);
+        for (int i = 0; i < 2; i++)
+        {
+            using var content = new StreamContent(new MemoryStream(image), bufferSize: 1000);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/jpeg");
+            using var request = new HttpRequestMessage(HttpMethod.Post, new Uri("/embed", UriKind.Relative)) { Content = content };
+            request.Headers.TransferEncodingChunked = true;
+            using HttpResponseMessage response = await Client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(expected.Pooled, Floats((await Json(response)).GetProperty("pooled")));
+        }
     }
 
     [Fact]
@@ -358,6 +394,63 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
             }
         }
     }
+
+    [Fact]
+    public async Task A_client_that_disconnects_has_its_queued_images_dropped_unworked()
+    {
+        const int Requests = 64;
+        await using ServerProcess server = await StartAsync("--max-queue", "128", "--max-batch", "1", "--max-wait-ms", "0", "--workers", "1");
+        using var client = new HttpClient { BaseAddress = server.Address };
+        byte[] image = File.ReadAllBytes(Image("photo_flower_1024x768.jpg"));
+        using var leave = new CancellationTokenSource();
+        Task<HttpResponseMessage>[] requests = Enumerable.Range(0, Requests)
+            .Select(_ => client.PostAsync(new Uri("/embed", UriKind.Relative), ImageContent(image, "image/jpeg"), leave.Token)).ToArray();
+        // Leave once the server holds every request (queued or encoded) and a good part of them still waits.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        double queued, encoded;
+        do
+        {
+            string metrics = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+            (queued, encoded) = (Metric(metrics, "ijepa_queue_depth"), Metric(metrics, "ijepa_images_total{outcome=\"encoded\"}"));
+        }
+        while (queued + encoded < Requests && DateTime.UtcNow < deadline);
+        await leave.CancelAsync();
+        log.WriteLine($"left with {queued} queued and {encoded} encoded");
+        Assert.Equal(Requests, queued + encoded);
+        Assert.True(queued >= 8, $"only {queued} still queued when the client left; the test cannot tell cancelling from finishing");
+        foreach (Task<HttpResponseMessage> request in requests)
+        {
+            try
+            {
+                (await request).Dispose();
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        // Every image ends encoded or dropped (one may still be in its forward pass when the queue is empty).
+        string after;
+        double finished, dropped;
+        deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        do
+        {
+            after = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+            (finished, dropped) = (Metric(after, "ijepa_images_total{outcome=\"encoded\"}"), Metric(after, "ijepa_images_total{outcome=\"cancelled\"}"));
+        }
+        while (finished + dropped < Requests && DateTime.UtcNow < deadline);
+        log.WriteLine($"then {finished} encoded, {dropped} dropped unworked");
+        Assert.Equal(0, Metric(after, "ijepa_queue_depth"));
+        Assert.Equal(Requests, finished + dropped);
+        // Those that reached the model between the last look at the queue and the server seeing the disconnect
+        // finish (one every few ms here; more on a loaded machine); the rest must be dropped.
+        Assert.InRange(dropped, queued / 2, queued);
+        // And the server serves the next client.
+        using HttpResponseMessage next = await client.PostAsync(new Uri("/embed", UriKind.Relative), ImageContent(image, "image/jpeg"));
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+    }
+
+    private static double Metric(string metrics, string series) =>
+        double.Parse(metrics.Split('\n').Single(l => l.StartsWith(series + " ", StringComparison.Ordinal))[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
 
     [Fact]
     public async Task Sigterm_finishes_the_requests_in_flight_and_exits_0_within_10_seconds()
