@@ -26,6 +26,9 @@ using IJepa.Preprocessing;
 //       [--overload-clients 256] [--overload-queue 16] [--overload-seconds 45] [--phases load,overload,sigterm] [--out FILE]
 //       The embedding server (samples/IJepa.Server) under a C# HttpClient load generator against FeatureDump's offline rate,
 //       overload with a small queue, and SIGTERM mid-load; without --model the FeatureDump demo model.
+//   dotnet run --project bench/IJepa.Benchmarks -c Release -- train-flops [--width 96] [--depth 4] [--heads 4] [--predictor-width 48] [--predictor-depth 2]
+//       [--batch 128] [--patch 4] [--image-size 28] [--steps 40] [--threads N] [--out FILE]
+//       An I-JEPA training step's matrix work per second against the machine's float32 GEMM peak (the shipped model's sizes by default).
 // Without --model, a random full-size ViT-H/14 checkpoint is written to bench/results/tmp/vith14 first,
 // and its ONNX export (Debian's python3-torch, bench/onnx/export_onnx.py) to bench/results/tmp/vith14-onnx.
 string command = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "all";
@@ -176,6 +179,14 @@ switch (command)
                 int.Parse(Option("--images") ?? "2000", CultureInfo.InvariantCulture), int.Parse(Option("--rounds") ?? "3", CultureInfo.InvariantCulture),
                 args.Contains("--patches"), Option("--threads") is { } threads ? int.Parse(threads, CultureInfo.InvariantCulture) : null, work, Option("--out")));
         }
+    case "train-flops":
+        return TrainingFlopsBenchmark.Run(new TrainingFlopsBenchmark.Settings(
+            int.Parse(Option("--width") ?? "96", CultureInfo.InvariantCulture), int.Parse(Option("--depth") ?? "4", CultureInfo.InvariantCulture),
+            int.Parse(Option("--heads") ?? "4", CultureInfo.InvariantCulture), int.Parse(Option("--predictor-width") ?? "48", CultureInfo.InvariantCulture),
+            int.Parse(Option("--predictor-depth") ?? "2", CultureInfo.InvariantCulture), int.Parse(Option("--batch") ?? "128", CultureInfo.InvariantCulture),
+            int.Parse(Option("--patch") ?? "4", CultureInfo.InvariantCulture), int.Parse(Option("--image-size") ?? "28", CultureInfo.InvariantCulture),
+            int.Parse(Option("--steps") ?? "40", CultureInfo.InvariantCulture), int.Parse(Option("--threads") ?? $"{Environment.ProcessorCount}", CultureInfo.InvariantCulture),
+            Option("--out")));
     case "server-load":
         return await ServerLoadBenchmark.RunAsync(new ServerLoadBenchmark.Settings(repository,
             Option("--model") ?? Path.Combine(repository, "samples", "IJepa.FeatureDump", "demo-model"),

@@ -156,7 +156,8 @@ public class SampleTests
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("trained in .NET on Fashion-MNIST", run.Output, StringComparison.Ordinal);
         using Tensor pooled = TestData.ReadTensor(outDir.File("features.safetensors"), "pooled");
-        Assert.Equal([1L, 64L], pooled.shape);
+        int width = IJepa.Model.IJepaConfig.Load(Path.Combine(DotnetCli.RepositoryRoot, "samples", "models", "fashion-mnist", "config.json")).HiddenSize;
+        Assert.Equal([1L, width], pooled.shape);
     }
 
     [Fact]
