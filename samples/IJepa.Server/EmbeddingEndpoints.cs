@@ -56,7 +56,7 @@ internal static class EmbeddingEndpoints
         {
             return Busy(request.HttpContext, service, metrics);
         }
-        ImageBytes body = await ImageBytes.ReadAsync(request.Body, request.ContentLength, cancellationToken).ConfigureAwait(false);
+        ImageBytes body = await ImageBytes.ReadAsync(request.Body, request.ContentLength, service.Bodies, cancellationToken).ConfigureAwait(false);
         try
         {
             // The job owns the body from here, and gives its buffer back once it is decoded.
@@ -106,7 +106,7 @@ internal static class EmbeddingEndpoints
             foreach (IFormFile file in form.Files)
             {
                 await using Stream stream = file.OpenReadStream();
-                images.Add(new BatchImage(file.FileName is { Length: > 0 } name ? name : file.Name, await ImageBytes.ReadAsync(stream, file.Length, cancellationToken).ConfigureAwait(false), null));
+                images.Add(new BatchImage(file.FileName is { Length: > 0 } name ? name : file.Name, await ImageBytes.ReadAsync(stream, file.Length, service.Bodies, cancellationToken).ConfigureAwait(false), null));
             }
         }
         else if (request.HasJsonContentType())

@@ -46,7 +46,14 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
         _modelQueue = Channel.CreateBounded<Job>(new BoundedChannelOptions(_options.MaxQueue) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         metrics.QueueDepth = () => Volatile.Read(ref _waiting);
         lifetime.ApplicationStopping.Register(OnStopping);
+        // Bodies are read only once their request has room in the queue, so no more than --max-queue are held at
+        // once: a pool that keeps at most that many buffers of each size keeps no more than the peak needed. The
+        // shared pool keeps up to 32 per core and size, and its large-object heap climbed in steps for minutes.
+        Bodies = ArrayPool<byte>.Create((int)Math.Min(_options.MaxBodyBytes + 1, Array.MaxLength), _options.MaxQueue);
     }
+
+    /// <summary>Buffers for request bodies (see <see cref="ImageBytes"/>).</summary>
+    public ArrayPool<byte> Bodies { get; }
 
     /// <summary>
     /// From the shutdown signal on, no new work is taken (/ready says 503) while the accepted work goes on. Work

@@ -3,7 +3,7 @@ using System.Buffers;
 namespace IJepa.Server;
 
 /// <summary>
-/// One image's encoded bytes as received, in a buffer rented from the shared array pool where the server read them
+/// One image's encoded bytes as received, in a buffer rented from the server's body pool where the server read them
 /// itself. A photo's bytes are larger than the runtime's large-object threshold (85 KB): allocated fresh for every
 /// request they filled the large-object heap with garbage faster than the collector's budget for it grew, and the
 /// server's resident memory climbed for as long as the load lasted (README, Embedding server). The owner (the request
@@ -11,27 +11,29 @@ namespace IJepa.Server;
 /// </summary>
 internal sealed class ImageBytes : IDisposable
 {
+    private readonly ArrayPool<byte>? _pool;
     private byte[]? _rented;
 
-    private ImageBytes(byte[] array, int length, bool rented)
+    private ImageBytes(byte[] array, int length, ArrayPool<byte>? pool)
     {
         Memory = array.AsMemory(0, length);
-        _rented = rented ? array : null;
+        _pool = pool;
+        _rented = pool is null ? null : array;
     }
 
     /// <summary>The bytes; not to be used after <see cref="Dispose"/>.</summary>
     public ReadOnlyMemory<byte> Memory { get; private set; }
 
     /// <summary>Bytes the server did not read itself (decoded from base64): not pooled.</summary>
-    public static ImageBytes Wrap(byte[] bytes) => new(bytes, bytes.Length, rented: false);
+    public static ImageBytes Wrap(byte[] bytes) => new(bytes, bytes.Length, pool: null);
 
     /// <summary>
-    /// Reads a whole stream into a pooled buffer. Kestrel enforces the body limit (413) as it is read; the declared
+    /// Reads a whole stream into a buffer from <paramref name="pool"/>. Kestrel enforces the body limit (413) as it is read; the declared
     /// length only sizes the first buffer, capped so that a lying Content-Length rents nothing big.
     /// </summary>
-    public static async Task<ImageBytes> ReadAsync(Stream body, long? length, CancellationToken cancellationToken)
+    public static async Task<ImageBytes> ReadAsync(Stream body, long? length, ArrayPool<byte> pool, CancellationToken cancellationToken)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent((int)Math.Clamp((length ?? 0) + 1, 4096, 1 << 24));
+        byte[] buffer = pool.Rent((int)Math.Clamp((length ?? 0) + 1, 4096, 1 << 24));
         int filled = 0;
         try
         {
@@ -39,22 +41,22 @@ internal sealed class ImageBytes : IDisposable
             {
                 if (filled == buffer.Length)
                 {
-                    byte[] larger = ArrayPool<byte>.Shared.Rent(checked(buffer.Length * 2));
+                    byte[] larger = pool.Rent(checked(buffer.Length * 2));
                     buffer.AsSpan(0, filled).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    pool.Return(buffer);
                     buffer = larger;
                 }
                 int read = await body.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
                 if (read == 0)
                 {
-                    return new ImageBytes(buffer, filled, rented: true);
+                    return new ImageBytes(buffer, filled, pool);
                 }
                 filled += read;
             }
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            pool.Return(buffer);
             throw;
         }
     }
@@ -65,7 +67,7 @@ internal sealed class ImageBytes : IDisposable
         Memory = default;
         if (Interlocked.Exchange(ref _rented, null) is { } array)
         {
-            ArrayPool<byte>.Shared.Return(array);
+            _pool!.Return(array);
         }
     }
 }

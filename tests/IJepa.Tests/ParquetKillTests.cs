@@ -39,8 +39,10 @@ public class ParquetKillTests(ITestOutputHelper log)
             {
                 var text = new System.Text.StringBuilder();
                 using Process process = Start(work.Path, images, dataset, shard, text);
-                // Killed at least twice each, then left to finish so that the test ends.
-                bool finished = attempt >= 3 ? process.WaitForExit(TimeSpan.FromMinutes(5)) : process.WaitForExit(delayMs);
+                // Killed up to three times each, then left to finish so that the test ends. The moment is drawn
+                // from the shard's own progress, not the clock (a quiet machine finished every shard before a fixed
+                // delay ran out): during start-up, or once 1 or 2 more parts are committed, plus up to 60 ms.
+                bool finished = attempt >= 3 ? process.WaitForExit(TimeSpan.FromMinutes(5)) : WaitForKillMoment(process, dataset, shard, random, delayMs);
                 if (!finished && attempt < 3)
                 {
                     process.Kill(); // SIGKILL on Unix: no handler runs
@@ -85,6 +87,49 @@ public class ParquetKillTests(ITestOutputHelper log)
             {
                 Assert.True(Math.Abs(got[d] - expected[i].Pooled[d]) <= 1e-4f, $"{rows[i][0]} [{d}]: {got[d]} vs {expected[i].Pooled[d]}");
             }
+        }
+    }
+
+    /// <summary>Waits for a random moment of the shard's run; true when the process finished first.</summary>
+    private static bool WaitForKillMoment(Process process, string dataset, int shard, Random random, int startupDelayMs)
+    {
+        int more, jitter;
+        lock (random)
+        {
+            (more, jitter) = (random.Next(0, 3), random.Next(0, 60));
+        }
+        if (more == 0)
+        {
+            return process.WaitForExit(Math.Min(startupDelayMs, 1500));
+        }
+        string manifest = Path.Combine(dataset, $"_manifest-{shard}-of-{Shards}.jsonl");
+        int target = CommittedParts(manifest) + more;
+        var deadline = Stopwatch.StartNew();
+        while (CommittedParts(manifest) < target)
+        {
+            if (process.WaitForExit(5))
+            {
+                return true;
+            }
+            if (deadline.Elapsed > TimeSpan.FromMinutes(2))
+            {
+                return false; // no progress: kill it anyway
+            }
+        }
+        return process.WaitForExit(jitter);
+    }
+
+    private static int CommittedParts(string manifest)
+    {
+        try
+        {
+            using var stream = new FileStream(manifest, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            using var reader = new StreamReader(stream);
+            return reader.ReadToEnd().Split('\n').Count(l => l.Contains("\"part\"", StringComparison.Ordinal));
+        }
+        catch (IOException)
+        {
+            return 0; // not written yet
         }
     }
 
