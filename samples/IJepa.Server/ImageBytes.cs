@@ -4,9 +4,9 @@ namespace IJepa.Server;
 
 /// <summary>
 /// One image's encoded bytes as received, in a buffer rented from the server's body pool where the server read them
-/// itself. A photo's bytes are larger than the runtime's large-object threshold (85 KB): allocated fresh for every
-/// request they filled the large-object heap with garbage faster than the collector's budget for it grew, and the
-/// server's resident memory climbed for as long as the load lasted (README, Embedding server). The owner (the request
+/// itself. A photo's bytes are larger than the runtime's large-object threshold (85 KB): while they were allocated
+/// fresh for every request, the server's resident memory climbed for as long as an overload lasted (README,
+/// Embedding server); pooled, it levels. The owner (the request
 /// until it hands the bytes to a job, then the job) disposes them once they are decoded or no longer wanted.
 /// </summary>
 internal sealed class ImageBytes : IDisposable

@@ -143,15 +143,7 @@ public class ModelConfigMutantTests
         Assert.Equal([$"{field} = {max + 1} is outside 1..{max}"], With(max + 1).Validate());
     }
 
-    private static IJepaConfig Base => new()
-    {
-        HiddenSize = 48,
-        NumHiddenLayers = 4,
-        NumAttentionHeads = 6,
-        IntermediateSize = 100,
-        PatchSize = 14,
-        ImageSize = 70,
-    };
+    private static IJepaConfig Base => ModelMutantTests.Base;
 
     [Fact]
     public void A_range_problem_stops_validation_before_dividing_by_zero_heads()

@@ -8,7 +8,8 @@ namespace IJepa.Tests;
 /// </summary>
 public class ModelMutantTests
 {
-    private static IJepaConfig Base => new()
+    /// <summary>A small valid config (also ModelConfigMutantTests' starting point).</summary>
+    internal static IJepaConfig Base => new()
     {
         HiddenSize = 48,
         NumHiddenLayers = 4,

@@ -30,11 +30,6 @@ public class ParquetKillTests(ITestOutputHelper log)
         var checkLock = new object();
         Parallel.For(0, Shards, new ParallelOptions { MaxDegreeOfParallelism = Shards }, shard =>
         {
-            int delayMs;
-            lock (random)
-            {
-                delayMs = random.Next(1500, 6000);
-            }
             for (int attempt = 0; ; attempt++)
             {
                 var text = new System.Text.StringBuilder();
@@ -42,7 +37,7 @@ public class ParquetKillTests(ITestOutputHelper log)
                 // Killed up to three times each, then left to finish so that the test ends. The moment is drawn
                 // from the shard's own progress, not the clock (a quiet machine finished every shard before a fixed
                 // delay ran out): during start-up, or once 1 or 2 more parts are committed, plus up to 60 ms.
-                bool finished = attempt >= 3 ? process.WaitForExit(TimeSpan.FromMinutes(5)) : WaitForKillMoment(process, dataset, shard, random, delayMs);
+                bool finished = attempt >= 3 ? process.WaitForExit(TimeSpan.FromMinutes(5)) : WaitForKillMoment(process, dataset, shard, random);
                 if (!finished && attempt < 3)
                 {
                     process.Kill(); // SIGKILL on Unix: no handler runs
@@ -51,10 +46,6 @@ public class ParquetKillTests(ITestOutputHelper log)
                     lock (checkLock)
                     {
                         AssertNothingPartialIsVisible(dataset, shard);
-                    }
-                    lock (random)
-                    {
-                        delayMs = random.Next(1000, 6000);
                     }
                     continue;
                 }
@@ -91,16 +82,16 @@ public class ParquetKillTests(ITestOutputHelper log)
     }
 
     /// <summary>Waits for a random moment of the shard's run; true when the process finished first.</summary>
-    private static bool WaitForKillMoment(Process process, string dataset, int shard, Random random, int startupDelayMs)
+    private static bool WaitForKillMoment(Process process, string dataset, int shard, Random random)
     {
-        int more, jitter;
+        int more, jitter, startupMs;
         lock (random)
         {
-            (more, jitter) = (random.Next(0, 3), random.Next(0, 60));
+            (more, jitter, startupMs) = (random.Next(0, 3), random.Next(0, 60), random.Next(1000, 1500));
         }
         if (more == 0)
         {
-            return process.WaitForExit(Math.Min(startupDelayMs, 1500));
+            return process.WaitForExit(startupMs);
         }
         string manifest = Path.Combine(dataset, $"_manifest-{shard}-of-{Shards}.jsonl");
         int target = CommittedParts(manifest) + more;
