@@ -27,7 +27,7 @@ using IJepa.Preprocessing;
 //       The embedding server (samples/IJepa.Server) under a C# HttpClient load generator against FeatureDump's offline rate,
 //       overload with a small queue, and SIGTERM mid-load; without --model the FeatureDump demo model.
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- train-flops [--width 96] [--depth 4] [--heads 4] [--predictor-width 48] [--predictor-depth 2]
-//       [--batch 128] [--patch 4] [--image-size 28] [--steps 40] [--threads N] [--out FILE]
+//       [--batch 128] [--patch 4] [--image-size 28] [--steps 40] [--threads N] [--precision float32,bfloat16] [--out FILE]
 //       An I-JEPA training step's matrix work per second against the machine's float32 GEMM peak (the shipped model's sizes by default).
 // Without --model, a random full-size ViT-H/14 checkpoint is written to bench/results/tmp/vith14 first,
 // and its ONNX export (Debian's python3-torch, bench/onnx/export_onnx.py) to bench/results/tmp/vith14-onnx.
@@ -186,7 +186,7 @@ switch (command)
             int.Parse(Option("--predictor-depth") ?? "2", CultureInfo.InvariantCulture), int.Parse(Option("--batch") ?? "128", CultureInfo.InvariantCulture),
             int.Parse(Option("--patch") ?? "4", CultureInfo.InvariantCulture), int.Parse(Option("--image-size") ?? "28", CultureInfo.InvariantCulture),
             int.Parse(Option("--steps") ?? "40", CultureInfo.InvariantCulture), int.Parse(Option("--threads") ?? $"{Environment.ProcessorCount}", CultureInfo.InvariantCulture),
-            Option("--out")));
+            Option("--out"), [.. (Option("--precision") ?? "float32").Split(',').Select(p => Enum.Parse<IJepa.ComputeDType>(p, ignoreCase: true))]));
     case "server-load":
         return await ServerLoadBenchmark.RunAsync(new ServerLoadBenchmark.Settings(repository,
             Option("--model") ?? Path.Combine(repository, "samples", "IJepa.FeatureDump", "demo-model"),

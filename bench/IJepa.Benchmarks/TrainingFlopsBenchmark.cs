@@ -17,7 +17,7 @@ namespace IJepa.Benchmarks;
 internal static class TrainingFlopsBenchmark
 {
     public sealed record Settings(int Width, int Depth, int Heads, int PredictorWidth, int PredictorDepth, int Batch, int Patch, int ImageSize,
-        int Steps, int Threads, string? Out);
+        int Steps, int Threads, string? Out, IReadOnlyList<ComputeDType> Precisions);
 
     public static int Run(Settings s)
     {
@@ -30,8 +30,22 @@ internal static class TrainingFlopsBenchmark
         }
         Say($"train-flops: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, libtorch threads {torch.get_num_threads()}, load {File.ReadAllText("/proc/loadavg").Trim()}");
 
-        // 1. The peak: square float32 GEMMs, best of several, per size.
+        // 1. The peak: square float32 GEMMs, best of several, per size; and bfloat16's where a run uses it (its rate
+        // says whether this CPU multiplies bfloat16 natively or libtorch emulates it).
         double peak = 0;
+        if (s.Precisions.Contains(ComputeDType.BFloat16))
+        {
+            using Tensor a = randn(1024, 1024, ScalarType.BFloat16), b = randn(1024, 1024, ScalarType.BFloat16);
+            using (a.mm(b))
+            {
+            }
+            var watch = Stopwatch.StartNew();
+            for (int i = 0; i < 4; i++)
+            {
+                using Tensor c = a.mm(b);
+            }
+            Say($"GEMM 1024 x 1024 x 1024 bfloat16: {4 * 2.0 * 1024 * 1024 * 1024 / watch.Elapsed.TotalSeconds / 1e9:F1} GFLOP/s");
+        }
         foreach (int n in new[] { 512, 1024, 2048 })
         {
             using Tensor a = randn(n, n), b = randn(n, n);
@@ -60,39 +74,43 @@ internal static class TrainingFlopsBenchmark
             PatchSize = s.Patch,
             ImageSize = s.ImageSize,
         };
-        var options = new IJepaTrainingOptions
-        {
-            Encoder = config,
-            PredictorWidth = s.PredictorWidth,
-            PredictorDepth = s.PredictorDepth,
-            BatchSize = s.Batch,
-            TotalSteps = 10_000,
-            WarmupSteps = 100,
-            Masks = new MultiBlockMaskOptions { MinKeep = 4 },
-        };
-        using IJepaTrainer trainer = IJepaTrainer.Create(options);
         int patches = (s.ImageSize / s.Patch) * (s.ImageSize / s.Patch);
-        const int WarmUp = 5;
-        var seconds = new List<double>();
-        var flops = new List<double>();
-        for (int step = 0; step < WarmUp + s.Steps; step++)
-        {
-            IReadOnlyList<MaskSet> masks = trainer.SampleMasks(s.Batch, step);
-            using Tensor images = randn(s.Batch, 3, s.ImageSize, s.ImageSize);
-            var watch = Stopwatch.StartNew();
-            trainer.Step(images, masks);
-            double elapsed = watch.Elapsed.TotalSeconds;
-            if (step >= WarmUp)
-            {
-                seconds.Add(elapsed);
-                flops.Add(StepFlops(s, patches, masks[0].Context.Count, masks[0].Targets.Select(t => t.Count).ToArray()));
-            }
-        }
-        double median = HubBenchmark.Median(seconds), work = flops.Average(), total = seconds.Sum();
-        double achieved = flops.Sum() / total;
         Say($"model: width {s.Width}, depth {s.Depth}, heads {s.Heads}, predictor {s.PredictorWidth} x {s.PredictorDepth}, patch {s.Patch} at {s.ImageSize} px ({patches} patches), batch {s.Batch}");
-        Say($"{s.Steps} steps after {WarmUp} warm-up: median {median * 1000:F1} ms/step ({s.Batch / median:F0} images/s), mean matrix work {work / 1e9:F2} GFLOP/step");
-        Say($"achieved {achieved / 1e9:F1} GFLOP/s = {achieved / peak:P1} of the GEMM peak ({peak / 1e9:F1} GFLOP/s)");
+        foreach (ComputeDType precision in s.Precisions)
+        {
+            var options = new IJepaTrainingOptions
+            {
+                Encoder = config,
+                PredictorWidth = s.PredictorWidth,
+                PredictorDepth = s.PredictorDepth,
+                BatchSize = s.Batch,
+                TotalSteps = 10_000,
+                WarmupSteps = 100,
+                Masks = new MultiBlockMaskOptions { MinKeep = 4 },
+                Precision = precision,
+            };
+            using IJepaTrainer trainer = IJepaTrainer.Create(options);
+            const int WarmUp = 5;
+            var seconds = new List<double>();
+            var flops = new List<double>();
+            for (int step = 0; step < WarmUp + s.Steps; step++)
+            {
+                IReadOnlyList<MaskSet> masks = trainer.SampleMasks(s.Batch, step);
+                using Tensor images = randn(s.Batch, 3, s.ImageSize, s.ImageSize);
+                var watch = Stopwatch.StartNew();
+                trainer.Step(images, masks);
+                double elapsed = watch.Elapsed.TotalSeconds;
+                if (step >= WarmUp)
+                {
+                    seconds.Add(elapsed);
+                    flops.Add(StepFlops(s, patches, masks[0].Context.Count, masks[0].Targets.Select(t => t.Count).ToArray()));
+                }
+            }
+            double median = HubBenchmark.Median(seconds), work = flops.Average(), total = seconds.Sum();
+            double achieved = flops.Sum() / total;
+            Say($"{precision}: {s.Steps} steps after {WarmUp} warm-up: median {median * 1000:F1} ms/step ({s.Batch / median:F0} images/s), mean matrix work {work / 1e9:F2} GFLOP/step");
+            Say($"{precision}: achieved {achieved / 1e9:F1} GFLOP/s = {achieved / peak:P1} of the float32 GEMM peak ({peak / 1e9:F1} GFLOP/s)");
+        }
         if (s.Out is { } file)
         {
             File.AppendAllText(file, report.ToString());

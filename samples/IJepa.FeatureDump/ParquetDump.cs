@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -70,20 +71,32 @@ internal static class ParquetDump
         Console.WriteLine($"model {encoder.ModelId} (dim {encoder.Dimension}) on {encoder.Model.Device}; shard {shard}: {owned.Count} of {settings.Files.Count} images, "
             + $"{owned.Count - todo.Count} done by earlier runs, {todo.Count} to do; writing {output.Folder}");
 
-        // File facts (size, SHA-256, header size) are read beside the encoder, in input order.
-        var facts = new Queue<Task<Facts>>();
+        // Each file is read once: its size, SHA-256 and header size come from the same bytes the decoder then reads
+        // (on the pipeline's input reader, ahead of the decoders), in input order. A file that cannot be read goes to
+        // the decoder by path, which reports why in its failure row.
+        var facts = new ConcurrentQueue<Facts?>();
         IEnumerable<ImageInput> inputs = todo.Select(p =>
         {
-            facts.Enqueue(Task.Run(() => Describe(p.File)));
-            return ImageInput.FromFile(p.File);
+            byte[] bytes;
+            try
+            {
+                bytes = File.ReadAllBytes(p.File);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                facts.Enqueue(null);
+                return ImageInput.FromFile(p.File);
+            }
+            facts.Enqueue(Describe(bytes));
+            return ImageInput.FromBytes(bytes, p.File);
         });
         int done = 0, failures = 0;
         var progress = new Progress(Math.Max(todo.Count, 1), Console.IsOutputRedirected);
         var watch = Stopwatch.StartNew();
         await foreach (EncodeResult result in encoder.EncodeAsync(inputs.ToAsyncEnumerable()))
         {
-            (string key, string file) = todo[done++];
-            Task<Facts> describe = facts.Dequeue();
+            string key = todo[done++].Key;
+            facts.TryDequeue(out Facts? f);
             if (result.Error is { } error)
             {
                 failures++;
@@ -97,9 +110,14 @@ internal static class ParquetDump
                     return 1;
                 }
             }
+            else if (f is null)
+            {
+                // Unreadable when listed, decodable a moment later: no size or hash to record, so not a row.
+                failures++;
+                output.AddFailure(key, "the file could not be read for its size and SHA-256");
+            }
             else
             {
-                Facts f = await describe.ConfigureAwait(false);
                 ImageEmbedding e = result.Embedding!;
                 output.Add(new EmbeddingRecord(key, f.Size, f.Sha256, f.Width, f.Height, e.Pooled, settings.Patches ? e.Patches : null));
             }
@@ -138,9 +156,8 @@ internal static class ParquetDump
         }
     }
 
-    private static Facts Describe(string file)
+    private static Facts Describe(byte[] bytes)
     {
-        byte[] bytes = File.ReadAllBytes(file);
         string sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
         int? width = null, height = null;
         try

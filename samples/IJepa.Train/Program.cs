@@ -30,6 +30,7 @@ const string Usage = """
       --save-every N        checkpoint every N steps (default: every epoch)
       --max-minutes M       stop after M minutes of training (saves, and exports the model as it is)
       --device D            cpu (default) or cuda
+      --precision P         float32 (default) or bfloat16: mixed precision, matrix products in bfloat16
       --export-init         export the randomly initialised encoder to RUN/model and exit (a baseline)
     Ctrl+C saves a checkpoint and exits; --resume continues exactly where it stopped.
     eval prints kNN (k = 20, cosine, train split as index) and linear-probe accuracy on the 10,000 test images.
@@ -59,7 +60,7 @@ if (flags.Contains("--help") || flags.Contains("-h"))
     return 0;
 }
 string[] known = ["--images", "--fashion-mnist", "--out", "--image-size", "--patch", "--width", "--depth", "--heads", "--predictor-width", "--predictor-depth",
-    "--epochs", "--batch", "--lr", "--warmup-epochs", "--min-keep", "--seed", "--threads", "--save-every", "--device", "--max-minutes", "--model", "--random-like", "--probe-epochs"];
+    "--epochs", "--batch", "--lr", "--warmup-epochs", "--min-keep", "--seed", "--threads", "--save-every", "--device", "--precision", "--max-minutes", "--model", "--random-like", "--probe-epochs"];
 if (options.Keys.FirstOrDefault(k => !known.Contains(k)) is string unknown)
 {
     return Exit.Usage($"unknown option {unknown}", Usage);
@@ -137,6 +138,16 @@ var encoderConfig = new IJepaConfig
     PatchSize = Int("--patch", fashion ? 4 : 16),
     ImageSize = Int("--image-size", fashion ? 28 : 224),
 };
+ComputeDType? precision = options.GetValueOrDefault("--precision", "float32") switch
+{
+    "float32" or "fp32" => ComputeDType.Float32,
+    "bfloat16" or "bf16" => ComputeDType.BFloat16,
+    _ => null,
+};
+if (precision is null)
+{
+    return Exit.Usage($"--precision {options["--precision"]}: use float32 or bfloat16", Usage);
+}
 var trainingOptions = new IJepaTrainingOptions
 {
     Encoder = encoderConfig,
@@ -149,6 +160,7 @@ var trainingOptions = new IJepaTrainingOptions
     StartLearningRate = Double("--lr", 1e-3) / 5,
     Masks = new MultiBlockMaskOptions { MinKeep = Int("--min-keep", 4) },
     Seed = Int("--seed", 0),
+    Precision = precision.Value,
 };
 if (trainingOptions.Validate() is { Count: > 0 } problems)
 {

@@ -60,6 +60,12 @@ public sealed class IJepaTrainer : IDisposable
         _encoder.to(device);
         _predictor.to(device);
         _target.to(device);
+        if (options.Precision == ComputeDType.BFloat16)
+        {
+            _encoder.UseMatmulType(ScalarType.BFloat16);
+            _predictor.UseMatmulType(ScalarType.BFloat16);
+            _target.UseMatmulType(ScalarType.BFloat16);
+        }
         foreach (Parameter p in _target.parameters())
         {
             p.requires_grad = false;

@@ -75,6 +75,15 @@ public sealed record IJepaTrainingOptions
     /// <summary>Per-channel standard deviation (0.5).</summary>
     public IReadOnlyList<double> ImageStd { get; init; } = [0.5, 0.5, 0.5];
 
+    /// <summary>
+    /// The type of the matrix products (linear layers, the patch projection, attention) in all three networks:
+    /// <see cref="ComputeDType.Float32"/> (the default), or <see cref="ComputeDType.BFloat16"/> for mixed precision
+    /// as PyTorch's autocast does it: parameters, gradients, optimizer state, norms and the loss stay float32. It
+    /// pays where bfloat16 arithmetic is native (recent GPUs; CPUs with AVX-512 BF16 or AMX); elsewhere libtorch
+    /// emulates it and a step is slower (see README). Float16 is refused: it needs loss scaling, which is not built.
+    /// </summary>
+    public ComputeDType Precision { get; init; } = ComputeDType.Float32;
+
     /// <summary>Seeds the initial weights, masks, crops and data order: a run is a function of this.</summary>
     public int Seed { get; init; }
 
@@ -105,6 +114,10 @@ public sealed record IJepaTrainingOptions
         if (CropScale.Min <= 0 || CropScale.Max > 1 || CropScale.Min > CropScale.Max)
         {
             problems.Add($"CropScale {CropScale} must lie in (0, 1] and be ordered");
+        }
+        if (Precision is not (ComputeDType.Float32 or ComputeDType.BFloat16))
+        {
+            problems.Add($"Precision {Precision} is not supported for training: use Float32 or BFloat16 (float16 needs loss scaling)");
         }
         if (ImageMean.Count != Encoder.NumChannels || ImageStd.Count != Encoder.NumChannels)
         {

@@ -35,6 +35,13 @@ internal sealed class TrainingBlock : nn.Module
         register_module("mlp", _mlp);
     }
 
+    /// <summary>Runs the block's matrix products in <paramref name="type"/>; null for the parameters' own (float32).</summary>
+    public void UseMatmulType(ScalarType? type)
+    {
+        _attn.MatmulType = type;
+        _mlp.MatmulType = type;
+    }
+
     public Tensor Forward(Tensor x)
     {
         Tensor h = x + _attn.Forward(_norm1.forward(x));
@@ -57,13 +64,15 @@ internal sealed class TrainingBlock : nn.Module
             register_module("proj", _proj);
         }
 
+        public ScalarType? MatmulType { get; set; }
+
         public Tensor Forward(Tensor x)
         {
             long batch = x.shape[0], tokens = x.shape[1], dim = x.shape[2];
             // [B, N, 3D] -> [3, B, heads, N, head_dim]: q, k, v are the fused projection's row blocks.
-            Tensor qkv = _qkv.forward(x).view(batch, tokens, 3, _heads, dim / _heads).permute(2, 0, 3, 1, 4);
-            Tensor context = nn.functional.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]);
-            return _proj.forward(context.transpose(1, 2).reshape(batch, tokens, dim));
+            Tensor qkv = MixedPrecision.Linear(_qkv, x, MatmulType).view(batch, tokens, 3, _heads, dim / _heads).permute(2, 0, 3, 1, 4);
+            Tensor context = MixedPrecision.Attention(qkv[0], qkv[1], qkv[2], MatmulType);
+            return MixedPrecision.Linear(_proj, context.transpose(1, 2).reshape(batch, tokens, dim), MatmulType);
         }
     }
 
@@ -81,7 +90,10 @@ internal sealed class TrainingBlock : nn.Module
             register_module("fc2", _fc2);
         }
 
-        public Tensor Forward(Tensor x) => _fc2.forward(nn.functional.gelu(_fc1.forward(x)));
+        public ScalarType? MatmulType { get; set; }
+
+        public Tensor Forward(Tensor x) =>
+            MixedPrecision.Linear(_fc2, nn.functional.gelu(MixedPrecision.Linear(_fc1, x, MatmulType)), MatmulType);
     }
 }
 
@@ -97,8 +109,10 @@ internal sealed class TrainingPatchEmbed : nn.Module
         register_module("proj", _proj);
     }
 
+    public ScalarType? MatmulType { get; set; }
+
     /// <summary>[B, C, H, W] → [B, h·w, D], tokens in row-major order of the patch grid.</summary>
-    public Tensor Forward(Tensor pixels) => _proj.forward(pixels).flatten(2).transpose(1, 2);
+    public Tensor Forward(Tensor pixels) => MixedPrecision.Conv(_proj, pixels, MatmulType).flatten(2).transpose(1, 2);
 }
 
 /// <summary>
@@ -139,6 +153,16 @@ internal sealed class TrainingEncoder : nn.Module
 
     public int Depth => _blocks.Count;
 
+    /// <summary>Runs the matrix products in <paramref name="type"/> (mixed precision); null for float32 throughout.</summary>
+    public void UseMatmulType(ScalarType? type)
+    {
+        _patchEmbed.MatmulType = type;
+        foreach (TrainingBlock block in _blocks)
+        {
+            block.UseMatmulType(type);
+        }
+    }
+
     /// <summary>Encodes [B, C, H, W]; with masks, only their tokens ([masks × B, K, D], mask-major).</summary>
     public Tensor Forward(Tensor pixels, IReadOnlyList<Tensor>? masks)
     {
@@ -168,6 +192,7 @@ internal sealed class TrainingPredictor : nn.Module
     private readonly ModuleList<TrainingBlock> _blocks;
     private readonly LayerNorm _norm;
     private readonly Linear _proj;
+    private ScalarType? _matmulType;
 
     public TrainingPredictor(IJepaConfig encoder, int width, int depth)
         : base("predictor")
@@ -196,13 +221,23 @@ internal sealed class TrainingPredictor : nn.Module
 
     public int Depth => _blocks.Count;
 
+    /// <summary>Runs the matrix products in <paramref name="type"/> (mixed precision); null for float32 throughout.</summary>
+    public void UseMatmulType(ScalarType? type)
+    {
+        _matmulType = type;
+        foreach (TrainingBlock block in _blocks)
+        {
+            block.UseMatmulType(type);
+        }
+    }
+
     /// <summary>
     /// context [contextMasks × B, Kc, D] → predictions [targetMasks × contextMasks × B, Kt, D], target-mask-major.
     /// </summary>
     public Tensor Forward(Tensor context, IReadOnlyList<Tensor> contextMasks, IReadOnlyList<Tensor> targetMasks)
     {
         long batch = context.shape[0] / contextMasks.Count;
-        Tensor x = _embed.forward(context);
+        Tensor x = MixedPrecision.Linear(_embed, context, _matmulType);
         Tensor positions = _positions.expand(batch, -1, -1);
         x = x + Masks.Gather(positions, contextMasks);
         long contextTokens = x.shape[1];
@@ -214,8 +249,29 @@ internal sealed class TrainingPredictor : nn.Module
             x = _blocks[i].Forward(x);
         }
         x = _norm.forward(x)[.., (int)contextTokens..];
-        return _proj.forward(x);
+        return MixedPrecision.Linear(_proj, x, _matmulType);
     }
+}
+
+/// <summary>
+/// Mixed precision the way PyTorch's autocast does it for these layers (TorchSharp has no autocast): a matrix
+/// product runs on low-precision copies of its input and float32 parameters, and its result is cast back to
+/// float32, so the parameters, their gradients, the optimizer, the norms, GELU, the residual sums and the loss stay
+/// float32. The casts are part of the autograd graph: gradients reach the float32 parameters through them.
+/// </summary>
+internal static class MixedPrecision
+{
+    public static Tensor Linear(Linear layer, Tensor x, ScalarType? type) => type is ScalarType t
+        ? nn.functional.linear(x.to(t), layer.weight!.to(t), layer.bias?.to(t)).to(x.dtype)
+        : layer.forward(x);
+
+    public static Tensor Conv(Conv2d conv, Tensor x, ScalarType? type) => type is ScalarType t
+        ? nn.functional.conv2d(x.to(t), conv.weight!.to(t), conv.bias?.to(t), strides: conv.stride).to(x.dtype)
+        : conv.forward(x);
+
+    public static Tensor Attention(Tensor q, Tensor k, Tensor v, ScalarType? type) => type is ScalarType t
+        ? nn.functional.scaled_dot_product_attention(q.to(t), k.to(t), v.to(t)).to(q.dtype)
+        : nn.functional.scaled_dot_product_attention(q, k, v);
 }
 
 /// <summary>Token gathering by patch-index masks, as the paper's code does it.</summary>

@@ -109,6 +109,7 @@ public class PreprocessingMutantTests
     [Theory]
     [InlineData("""{"height": 0, "width": 224}""")]
     [InlineData("""{"height": 224, "width": -1}""")]
+    [InlineData("""{"height": 224, "width": 0}""")]
     [InlineData("""{"height": 224}""")]
     [InlineData("""{"width": 224}""")]
     [InlineData("""{"height": 224.5, "width": 224}""")]
