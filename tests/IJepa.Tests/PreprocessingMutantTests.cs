@@ -340,6 +340,34 @@ public class PreprocessingMutantTests
     }
 
     [Fact]
+    public void A_batch_checks_its_arguments_size_and_cancellation()
+    {
+        var preprocessor = new ImagePreprocessor(Raw with { Height = 3, Width = 4 });
+        Assert.Throws<ArgumentNullException>(() => preprocessor.PreprocessBatch(null!));
+        // 3 × 224 × 224 values per image: 14,267 images are the most one float array holds; the check refuses
+        // before anything is allocated or decoded.
+        var big = new ImagePreprocessor(new PreprocessingOptions());
+        var tooLarge = Assert.Throws<ArgumentException>(() => big.PreprocessBatch(new Repeated(Coordinates(4, 3), 14_268)));
+        Assert.Equal("inputs", tooLarge.ParamName);
+        Assert.StartsWith("batch too large", tooLarge.Message, StringComparison.Ordinal);
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => preprocessor.PreprocessBatch([Coordinates(4, 3)], cancellationToken: cancelled.Token).Dispose());
+    }
+
+    // The same input many times, without a list of that length.
+    private sealed class Repeated(ImageInput input, int count) : IReadOnlyList<ImageInput>
+    {
+        public ImageInput this[int index] => input;
+
+        public int Count => count;
+
+        public IEnumerator<ImageInput> GetEnumerator() => Enumerable.Repeat(input, count).GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    [Fact]
     public void A_batch_skips_failures_in_place_or_throws_the_first()
     {
         var preprocessor = new ImagePreprocessor(Raw with { Height = 3, Width = 4 });

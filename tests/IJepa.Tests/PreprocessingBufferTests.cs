@@ -1,0 +1,53 @@
+using IJepa.Preprocessing;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using Xunit.Abstractions;
+
+namespace IJepa.Tests;
+
+/// <summary>
+/// The preprocessor gives every pixel buffer it rents (decoded, resized, cropped) back to the bounded pool: a buffer
+/// kept would make each call allocate it anew. Runs alone: the pool is process-wide, and another test renting the same
+/// sizes between two calls would make this thread allocate.
+/// </summary>
+[Collection(nameof(ProcessWide))]
+public class PreprocessingBufferTests(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData(ResizeMode.Stretch)]
+    [InlineData(ResizeMode.ShorterSideThenCenterCrop)]
+    public void Pixel_buffers_go_back_to_the_pool(ResizeMode mode)
+    {
+        byte[] jpeg;
+        using (var image = new Image<Rgb24>(600, 400, new Rgb24(90, 120, 150)))
+        using (var stream = new MemoryStream())
+        {
+            image.SaveAsJpeg(stream);
+            jpeg = stream.ToArray();
+        }
+        var preprocessor = new ImagePreprocessor(new PreprocessingOptions { ResizeMode = mode, ResizeShorterSide = 256 });
+        float[] values = new float[preprocessor.ValuesPerImage];
+        for (int i = 0; i < 3; i++)
+        {
+            preprocessor.Preprocess(ImageInput.FromBytes(jpeg), values);
+        }
+        const int Calls = 10;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < Calls; i++)
+        {
+            preprocessor.Preprocess(ImageInput.FromBytes(jpeg), values);
+        }
+        long perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / Calls;
+        output.WriteLine($"{mode}: {perCall:N0} bytes allocated per call");
+        // The smallest rented buffer, the 224 × 224 RGB crop, is 150,528 bytes (the pool hands out 256 KiB for it).
+        Assert.True(perCall < 150_528 / 2, $"{perCall:N0} bytes allocated per call: a pixel buffer is not returned");
+    }
+
+    [Fact]
+    public void TrimCaches_drops_the_kept_pixel_buffers()
+    {
+        System.Buffers.ArrayPool<byte> pool = PixelBuffers.Pool;
+        ImagePreprocessor.TrimCaches();
+        Assert.NotSame(pool, PixelBuffers.Pool);
+    }
+}
