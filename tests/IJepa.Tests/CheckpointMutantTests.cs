@@ -126,6 +126,36 @@ public class CheckpointMutantTests
         }
     }
 
+    [Fact]
+    public void Shard_problems_are_listed_in_shard_name_order()
+    {
+        using TempFolder folder = TestData.CopyModel("ijepa_tiny_p16_sharded");
+        EditIndex(folder.Path, map =>
+        {
+            map["made.up"] = "model-00009-of-00009.safetensors";
+            map["also.made.up"] = "model-00008-of-00009.safetensors";
+        });
+        Assert.Equal(
+            ["shard 'model-00008-of-00009.safetensors' is listed but missing", "shard 'model-00009-of-00009.safetensors' is listed but missing"],
+            CheckpointFails(folder.Path).Problems);
+    }
+
+    [Fact]
+    public void Disposing_a_sharded_checkpoint_closes_every_shard()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+        // A copy of its own, so that no other test has these files open.
+        using TempFolder folder = TestData.CopyModel("ijepa_tiny_p16_sharded");
+        bool Open() => SafetensorsMutantTests.OpenFiles().Any(target => target != null && target.StartsWith(folder.Path, StringComparison.Ordinal));
+        var checkpoint = HuggingFaceCheckpoint.Open(folder.Path);
+        Assert.True(Open());
+        checkpoint.Dispose();
+        Assert.False(Open());
+    }
+
     [Theory]
     [InlineData("[]", "the index has no weight_map object")]
     [InlineData("{\"metadata\": {}}", "the index has no weight_map object")]
@@ -189,6 +219,9 @@ public class CheckpointMutantTests
         Save(tensors.Where(t => t.Item1 != "layernorm.bias").Select(t => ("ijepa." + t.Item1, t.Item2))
             .Concat([("ijepa.pooler.dense.bias", extra), ("classifier.bias", extra), ("other.weight", extra), ("ijepa.other.weight", extra)]));
         Assert.Equal("missing 'ijepa.layernorm.bias' [48]\nunexpected 'ijepa.other.weight'\nunexpected 'other.weight'", Fails());
+        // Both position embeddings: the plain names win, and the prefixed one is unexpected.
+        Save(tensors.Concat([("ijepa.embeddings.position_embeddings", tensors.Single(t => t.Item1 == "embeddings.position_embeddings").Item2)]));
+        Assert.Equal("unexpected 'ijepa.embeddings.position_embeddings'", Fails());
         // Neither position embedding: names are taken as plain.
         Save(tensors.Where(t => t.Item1 != "embeddings.position_embeddings"));
         Assert.Equal("missing 'embeddings.position_embeddings' [1,25,48]", Fails());

@@ -91,6 +91,15 @@ public class ModelConfigMutantTests
     }
 
     [Fact]
+    public void A_config_that_reads_is_then_validated_and_must_be_an_object()
+    {
+        // Every field reads, but 48 is not a multiple of 5 heads: Parse runs Validate and lists its problem.
+        Assert.Contains(ParseFails("{" + Tiny.Replace("\"num_attention_heads\": 6", "\"num_attention_heads\": 5", StringComparison.Ordinal) + "}").Problems,
+            p => p.Contains("num_attention_heads", StringComparison.Ordinal));
+        Assert.Equal(["the config is not a JSON object"], ParseFails("[1, 2]").Problems);
+    }
+
+    [Fact]
     public void Raw_values_in_messages_are_cut_at_40_characters()
     {
         string forty = new('a', 38);   // with its quotes: 40 characters, shown whole

@@ -426,8 +426,10 @@ public class SafetensorsMutantTests
         string path = folder.File("w.safetensors");
         using Tensor one = ones(1);
         using Tensor ints = ones(new long[] { 1 }, ScalarType.Int32);
-        Assert.Throws<ArgumentNullException>(() => SafetensorsWriter.Write(null!, []));
-        Assert.Throws<ArgumentNullException>(() => SafetensorsWriter.Write(path, null!));
+        Assert.Equal("path", Assert.Throws<ArgumentNullException>(() => SafetensorsWriter.Write(null!, [])).ParamName);
+        // The arguments are checked before the tensors: a missing path is reported even when a tensor is unwritable.
+        Assert.Equal("path", Assert.Throws<ArgumentNullException>(() => SafetensorsWriter.Write(null!, [("i", ints)])).ParamName);
+        Assert.Equal("tensors", Assert.Throws<ArgumentNullException>(() => SafetensorsWriter.Write(path, null!)).ParamName);
         var twice = Assert.Throws<ArgumentException>(() => SafetensorsWriter.Write(path, [("x", one), ("x", one)]));
         Assert.StartsWith("Tensor name 'x' is reserved or used twice.", twice.Message, StringComparison.Ordinal);
         Assert.Equal("tensors", twice.ParamName);
