@@ -71,38 +71,26 @@ internal static class ParquetDump
         Console.WriteLine($"model {encoder.ModelId} (dim {encoder.Dimension}) on {encoder.Model.Device}; shard {shard}: {owned.Count} of {settings.Files.Count} images, "
             + $"{owned.Count - todo.Count} done by earlier runs, {todo.Count} to do; writing {output.Folder}");
 
-        // Each file is read once: its size, SHA-256 and header size come from the same bytes the decoder then reads
-        // (on the pipeline's input reader, ahead of the decoders), in input order. A file that cannot be read goes to
-        // the decoder by path, which reports why in its failure row.
-        var facts = new ConcurrentQueue<Facts?>();
-        IEnumerable<ImageInput> inputs = todo.Select(p =>
-        {
-            byte[] bytes;
-            try
-            {
-                bytes = File.ReadAllBytes(p.File);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                facts.Enqueue(null);
-                return ImageInput.FromFile(p.File);
-            }
-            facts.Enqueue(Describe(bytes));
-            return ImageInput.FromBytes(bytes, p.File);
-        });
+        // Each file is read once: its size, SHA-256, width and height come from the same bytes the decoder then reads.
+        // Reads run in parallel a bounded window ahead of the encoder (as the decode workers' own reads did), and the
+        // facts are looked up by the result's input, so nothing depends on the order they finish in.
+        var facts = new ConcurrentDictionary<ImageInput, Facts>(ReferenceEqualityComparer.Instance);
+        int readAhead = 2 * Math.Max(1, settings.EncoderOptions.Workers ?? Environment.ProcessorCount);
         int done = 0, failures = 0;
         var progress = new Progress(Math.Max(todo.Count, 1), Console.IsOutputRedirected);
         var watch = Stopwatch.StartNew();
-        await foreach (EncodeResult result in encoder.EncodeAsync(inputs.ToAsyncEnumerable()))
+        await foreach (EncodeResult result in encoder.EncodeAsync(ReadAhead(todo.Select(p => p.File), readAhead, facts)))
         {
             string key = todo[done++].Key;
-            facts.TryDequeue(out Facts? f);
-            if (result.Error is { } error)
+            facts.TryRemove(result.Input, out Facts? f);
+            // A file unreadable when listed but decodable a moment later has no size or hash to record: not a row.
+            string? failure = result.Error?.Message ?? (f is null ? $"{result.Input.Name}: the file could not be read for its size and SHA-256" : null);
+            if (failure is not null)
             {
                 failures++;
                 progress.Clear();
-                Console.Error.WriteLine($"failed: {error.Message}");
-                output.AddFailure(key, error.Message);
+                Console.Error.WriteLine($"failed: {failure}");
+                output.AddFailure(key, failure);
                 if (settings.Strict)
                 {
                     output.Commit();
@@ -110,16 +98,10 @@ internal static class ParquetDump
                     return 1;
                 }
             }
-            else if (f is null)
-            {
-                // Unreadable when listed, decodable a moment later: no size or hash to record, so not a row.
-                failures++;
-                output.AddFailure(key, "the file could not be read for its size and SHA-256");
-            }
             else
             {
                 ImageEmbedding e = result.Embedding!;
-                output.Add(new EmbeddingRecord(key, f.Size, f.Sha256, f.Width, f.Height, e.Pooled, settings.Patches ? e.Patches : null));
+                output.Add(new EmbeddingRecord(key, f!.Size, f.Sha256, f.Width, f.Height, e.Pooled, settings.Patches ? e.Patches : null));
             }
             progress.Report(done, watch.Elapsed, failures);
         }
@@ -156,6 +138,43 @@ internal static class ParquetDump
         }
     }
 
+    /// <summary>
+    /// The files as inputs in order, each read (and described into <paramref name="facts"/>) by a task started up to
+    /// <paramref name="window"/> files ahead. A file that cannot be read is passed by path: the decoder then reports why.
+    /// </summary>
+    private static async IAsyncEnumerable<ImageInput> ReadAhead(IEnumerable<string> files, int window, ConcurrentDictionary<ImageInput, Facts> facts)
+    {
+        var pending = new Queue<Task<ImageInput>>();
+        foreach (string file in files)
+        {
+            pending.Enqueue(Task.Run(() => Read(file, facts)));
+            if (pending.Count >= window)
+            {
+                yield return await pending.Dequeue().ConfigureAwait(false);
+            }
+        }
+        while (pending.Count > 0)
+        {
+            yield return await pending.Dequeue().ConfigureAwait(false);
+        }
+    }
+
+    private static ImageInput Read(string file, ConcurrentDictionary<ImageInput, Facts> facts)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return ImageInput.FromFile(file);
+        }
+        var input = ImageInput.FromBytes(bytes, file);
+        facts[input] = Describe(bytes);
+        return input;
+    }
+
     private static Facts Describe(byte[] bytes)
     {
         string sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
@@ -167,9 +186,10 @@ internal static class ParquetDump
                 (width, height) = (info.Width, info.Height);
             }
         }
-        catch (Exception e) when (e is SixLabors.ImageSharp.ImageFormatException or NotSupportedException or InvalidOperationException or ArgumentException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // The header is unreadable to ImageSharp (the encoder's own decoders may still manage): the size stays unknown.
+            // ImageSharp cannot read the header (damaged files make it throw many kinds of exception; the encoder's own
+            // decoders may still manage, or report the file): width and height stay unknown.
         }
         return new Facts(bytes.LongLength, sha, width, height);
     }

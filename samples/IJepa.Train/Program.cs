@@ -138,7 +138,7 @@ var encoderConfig = new IJepaConfig
     PatchSize = Int("--patch", fashion ? 4 : 16),
     ImageSize = Int("--image-size", fashion ? 28 : 224),
 };
-ComputeDType? precision = options.GetValueOrDefault("--precision", "float32") switch
+ComputeDType? precision = options.GetValueOrDefault("--precision", "float32").ToLowerInvariant() switch
 {
     "float32" or "fp32" => ComputeDType.Float32,
     "bfloat16" or "bf16" => ComputeDType.BFloat16,

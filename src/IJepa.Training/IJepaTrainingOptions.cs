@@ -77,10 +77,11 @@ public sealed record IJepaTrainingOptions
 
     /// <summary>
     /// The type of the matrix products (linear layers, the patch projection, attention) in all three networks:
-    /// <see cref="ComputeDType.Float32"/> (the default), or <see cref="ComputeDType.BFloat16"/> for mixed precision
-    /// as PyTorch's autocast does it: parameters, gradients, optimizer state, norms and the loss stay float32. It
-    /// pays where bfloat16 arithmetic is native (recent GPUs; CPUs with AVX-512 BF16 or AMX); elsewhere libtorch
-    /// emulates it and a step is slower (see README). Float16 is refused: it needs loss scaling, which is not built.
+    /// <see cref="ComputeDType.Float32"/> (the default), or <see cref="ComputeDType.BFloat16"/> for mixed precision:
+    /// the products run in bfloat16 and their results return to float32, so parameters, gradients, optimizer state,
+    /// norms and the loss stay float32. It should pay where bfloat16 arithmetic is native (recent GPUs; CPUs with
+    /// AVX-512 BF16 or AMX; not measured here); elsewhere libtorch emulates it and a step is slower (see README).
+    /// Float16 is refused: it needs loss scaling, which is not built.
     /// </summary>
     public ComputeDType Precision { get; init; } = ComputeDType.Float32;
 

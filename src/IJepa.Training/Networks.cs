@@ -254,10 +254,11 @@ internal sealed class TrainingPredictor : nn.Module
 }
 
 /// <summary>
-/// Mixed precision the way PyTorch's autocast does it for these layers (TorchSharp has no autocast): a matrix
-/// product runs on low-precision copies of its input and float32 parameters, and its result is cast back to
-/// float32, so the parameters, their gradients, the optimizer, the norms, GELU, the residual sums and the loss stay
-/// float32. The casts are part of the autograd graph: gradients reach the float32 parameters through them.
+/// Mixed precision for the matrix products (TorchSharp has no autocast): a product runs on low-precision copies of
+/// its input and of the float32 parameters, as under PyTorch's autocast, but its result is cast back to float32
+/// where autocast would keep it low: simpler and safer (the norms, GELU, the residual sums and the loss never see
+/// bfloat16), at the cost of extra casts and of activations kept in float32. Parameters, gradients and the optimizer
+/// stay float32; the casts are in the autograd graph, so the gradients reach the parameters through them.
 /// </summary>
 internal static class MixedPrecision
 {
@@ -265,6 +266,7 @@ internal static class MixedPrecision
         ? nn.functional.linear(x.to(t), layer.weight!.to(t), layer.bias?.to(t)).to(x.dtype)
         : layer.forward(x);
 
+    // Stride only: the patch projection has no padding, dilation or groups.
     public static Tensor Conv(Conv2d conv, Tensor x, ScalarType? type) => type is ScalarType t
         ? nn.functional.conv2d(x.to(t), conv.weight!.to(t), conv.bias?.to(t), strides: conv.stride).to(x.dtype)
         : conv.forward(x);

@@ -344,10 +344,10 @@ public class PreprocessingMutantTests
     {
         var preprocessor = new ImagePreprocessor(Raw with { Height = 3, Width = 4 });
         Assert.Throws<ArgumentNullException>(() => preprocessor.PreprocessBatch(null!));
-        // 3 × 224 × 224 values per image: 14,267 images are the most one float array holds; the check refuses
+        // 3 × 224 × 224 values per image: 14,266 images are the most one float array holds; the check refuses
         // before anything is allocated or decoded.
         var big = new ImagePreprocessor(new PreprocessingOptions());
-        var tooLarge = Assert.Throws<ArgumentException>(() => big.PreprocessBatch(new Repeated(Coordinates(4, 3), 14_268)));
+        var tooLarge = Assert.Throws<ArgumentException>(() => big.PreprocessBatch(new Repeated(Coordinates(4, 3), 14_267)));
         Assert.Equal("inputs", tooLarge.ParamName);
         Assert.StartsWith("batch too large", tooLarge.Message, StringComparison.Ordinal);
         using var cancelled = new CancellationTokenSource();
