@@ -72,14 +72,14 @@ internal static class ParquetDump
             + $"{owned.Count - todo.Count} done by earlier runs, {todo.Count} to do; writing {output.Folder}");
 
         // Each file is read once: its size, SHA-256, width and height come from the same bytes the decoder then reads.
-        // Reads run in parallel a bounded window ahead of the encoder (as the decode workers' own reads did), and the
-        // facts are looked up by the result's input, so nothing depends on the order they finish in.
+        // The pipeline's input reader does it, one file at a time ahead of the decoders; the facts are looked up by the
+        // result's input, so nothing depends on ordering. (Reading on parallel tasks instead measured 7-8 % slower on
+        // this project's 2-core benchmark machine: bench/results/2026-11-30-parquet-cost.txt.)
         var facts = new ConcurrentDictionary<ImageInput, Facts>(ReferenceEqualityComparer.Instance);
-        int readAhead = 2 * Math.Max(1, settings.EncoderOptions.Workers ?? Environment.ProcessorCount);
         int done = 0, failures = 0;
         var progress = new Progress(Math.Max(todo.Count, 1), Console.IsOutputRedirected);
         var watch = Stopwatch.StartNew();
-        await foreach (EncodeResult result in encoder.EncodeAsync(ReadAhead(todo.Select(p => p.File), readAhead, facts)))
+        await foreach (EncodeResult result in encoder.EncodeAsync(todo.Select(p => Read(p.File, facts)).ToAsyncEnumerable()))
         {
             string key = todo[done++].Key;
             facts.TryRemove(result.Input, out Facts? f);
@@ -138,27 +138,7 @@ internal static class ParquetDump
         }
     }
 
-    /// <summary>
-    /// The files as inputs in order, each read (and described into <paramref name="facts"/>) by a task started up to
-    /// <paramref name="window"/> files ahead. A file that cannot be read is passed by path: the decoder then reports why.
-    /// </summary>
-    private static async IAsyncEnumerable<ImageInput> ReadAhead(IEnumerable<string> files, int window, ConcurrentDictionary<ImageInput, Facts> facts)
-    {
-        var pending = new Queue<Task<ImageInput>>();
-        foreach (string file in files)
-        {
-            pending.Enqueue(Task.Run(() => Read(file, facts)));
-            if (pending.Count >= window)
-            {
-                yield return await pending.Dequeue().ConfigureAwait(false);
-            }
-        }
-        while (pending.Count > 0)
-        {
-            yield return await pending.Dequeue().ConfigureAwait(false);
-        }
-    }
-
+    /// <summary>The file as an input over its bytes, its facts recorded; by path when it cannot be read (the decoder then says why).</summary>
     private static ImageInput Read(string file, ConcurrentDictionary<ImageInput, Facts> facts)
     {
         byte[] bytes;
