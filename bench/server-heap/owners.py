@@ -6,14 +6,14 @@ import sys
 from collections import defaultdict
 
 listing, roots = (open(p, encoding="utf-8").read() for p in sys.argv[1:3])
-# Object lines are "address MT size"; the statistics after them have more columns.
-arrays = [(m.group(1), int(m.group(2).replace(",", ""))) for m in re.finditer(r"^\s*([0-9a-f]{12})\s+[0-9a-f]+\s+([\d,]+)\s*$", listing, re.M)]
+# Object lines are "address MT size" (run.sh asks gcroot for the same lines); the statistics after them have more columns.
+arrays = [(m.group(1), int(m.group(2).replace(",", ""))) for m in re.finditer(r"^\s*([0-9a-f]+)\s+[0-9a-f]+\s+([\d,]+)\s*$", listing, re.M)]
 bodies = re.split(r"Found \d+ unique roots?\.?", roots)[: len(arrays)]
 owners = defaultdict(lambda: [0, 0, set()])
 for (address, size), body in zip(arrays, bodies):
     chain = [line.strip() for line in body.splitlines() if line.strip().startswith("->")]
     upto = next((i for i, line in enumerate(chain) if line.startswith("-> " + address)), None)
-    if upto:
+    if upto is not None and upto > 0:
         held = chain[:upto]
         pool = next((line.split()[1] for line in held if "ConfigurableArrayPool<System.Byte> " in line), None)
         if pool:

@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs="${1:-150}"
+[ "$secs" -ge 30 ] || { echo "give at least 30 seconds" >&2; exit 2; }
 dump_tool="${DOTNET_DUMP:-dotnet-dump}"
 work="bench/results/tmp/server-heap"
 rm -rf "$work" && mkdir -p "$work"
@@ -14,8 +15,14 @@ dotnet build bench/IJepa.Benchmarks -c Release -v q > /dev/null
 dotnet build samples/IJepa.Server -c Release -v q > /dev/null
 dotnet run --project bench/IJepa.Benchmarks -c Release --no-build -- server-load --phases overload --overload-seconds "$secs" > "$work/bench.txt" 2>&1 &
 bench=$!
+trap 'kill "$bench" 2> /dev/null || true' EXIT
 pid=""
-while [ -z "$pid" ]; do sleep 1; pid="$(pgrep -f 'IJepa.Server' | head -1 || true)"; done
+while [ -z "$pid" ]; do
+  kill -0 "$bench" 2> /dev/null || { echo "the benchmark ended before its server started:" >&2; cat "$work/bench.txt" >&2; exit 1; }
+  sleep 1
+  # This checkout's server only (the benchmark starts its Release build).
+  pid="$(pgrep -f "$(pwd)/samples/IJepa.Server/bin" | head -1 || true)"
+done
 sleep $((secs - 15))
 echo "# heap dump of server pid $pid at about $((secs - 15)) s after it started"
 "$dump_tool" collect -p "$pid" --type Heap -o "$work/server.dmp" > /dev/null

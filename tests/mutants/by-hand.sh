@@ -14,5 +14,10 @@ if cmp -s "$file" "$backup"; then
   exit 2
 fi
 echo "== $file:$line: $(sed -n "${line}p" "$file" | sed 's/^ *//')"
-dotnet build tests/IJepa.Tests -c Release -v q 2>&1 | grep -E " error " | head -3
+if ! build="$(dotnet build tests/IJepa.Tests -c Release -v q 2>&1)"; then
+  echo "the mutant does not compile (Stryker counts that as a compile error, not a kill):"
+  grep -E " error " <<< "$build" | head -3
+  exit 3
+fi
 dotnet test tests/IJepa.Tests -c Release --no-build --filter "$filter" 2>&1 | grep -E "Passed!|Failed!"
+echo "(the Release binaries now hold this mutant: build again before any 'dotnet test --no-build')"
