@@ -238,6 +238,10 @@ public class ModelMutantTests
         using Tensor edges = tensor(new long[] { 0, 24, 24, 0 }).view(2, 2);
         using Tensor ok = model.ForwardMasked(pixels, [edges]);
         Assert.Equal([2L, 2, 48], ok.shape);
+        // One token per image is a mask too.
+        using Tensor single = tensor(new long[] { 7, 7 }).view(2, 1);
+        using Tensor one = model.ForwardMasked(pixels, [single]);
+        Assert.Equal([2L, 1, 48], one.shape);
     }
 
     [Fact]
@@ -247,6 +251,11 @@ public class ModelMutantTests
         using Tensor pixels = randn(2, 3, 70, 70, generator: new Generator(6));
         using IJepaModelOutput output = model.Forward(pixels, new IJepaForwardOptions { OutputHiddenStates = true });
         Assert.Equal(5, output.HiddenStates!.Count);
+        using (IJepaModelOutput plain = model.Forward(pixels))
+        {
+            var missing = Assert.Throws<InvalidOperationException>(() => plain.LastBlocksMean().Dispose());
+            Assert.Equal("LastBlocksMean needs the hidden states: set IJepaForwardOptions.OutputHiddenStates.", missing.Message);
+        }
         Assert.Throws<ArgumentOutOfRangeException>(() => output.LastBlocksMean(0));
         Assert.Throws<ArgumentOutOfRangeException>(() => output.LastBlocksMean(5));
         using Tensor one = output.LastBlocksMean(1);
