@@ -54,18 +54,13 @@ public sealed class IJepaTrainer : IDisposable
         IJepaRuntime.EnsureInitialized();
         Options = options;
         Device = device;
-        _encoder = new TrainingEncoder(options.Encoder);
-        _predictor = new TrainingPredictor(options.Encoder, options.PredictorWidth, options.PredictorDepth);
-        _target = new TrainingEncoder(options.Encoder);
+        ScalarType? matmulType = options.Precision == ComputeDType.BFloat16 ? ScalarType.BFloat16 : null;
+        _encoder = new TrainingEncoder(options.Encoder, matmulType);
+        _predictor = new TrainingPredictor(options.Encoder, options.PredictorWidth, options.PredictorDepth, matmulType);
+        _target = new TrainingEncoder(options.Encoder, matmulType);
         _encoder.to(device);
         _predictor.to(device);
         _target.to(device);
-        if (options.Precision == ComputeDType.BFloat16)
-        {
-            _encoder.UseMatmulType(ScalarType.BFloat16);
-            _predictor.UseMatmulType(ScalarType.BFloat16);
-            _target.UseMatmulType(ScalarType.BFloat16);
-        }
         foreach (Parameter p in _target.parameters())
         {
             p.requires_grad = false;

@@ -22,24 +22,18 @@ internal sealed class TrainingBlock : nn.Module
     private readonly LayerNorm _norm2;
     private readonly TrainingMlp _mlp;
 
-    public TrainingBlock(long dim, long heads, long hidden)
+    // matmulType: the type the matrix products run in (mixed precision; see MixedPrecision); null for float32 throughout.
+    public TrainingBlock(long dim, long heads, long hidden, ScalarType? matmulType)
         : base("block")
     {
         _norm1 = nn.LayerNorm(dim, 1e-6);
-        _attn = new TrainingAttention(dim, heads);
+        _attn = new TrainingAttention(dim, heads, matmulType);
         _norm2 = nn.LayerNorm(dim, 1e-6);
-        _mlp = new TrainingMlp(dim, hidden);
+        _mlp = new TrainingMlp(dim, hidden, matmulType);
         register_module("norm1", _norm1);
         register_module("attn", _attn);
         register_module("norm2", _norm2);
         register_module("mlp", _mlp);
-    }
-
-    /// <summary>Runs the block's matrix products in <paramref name="type"/>; null for the parameters' own (float32).</summary>
-    public void UseMatmulType(ScalarType? type)
-    {
-        _attn.MatmulType = type;
-        _mlp.MatmulType = type;
     }
 
     public Tensor Forward(Tensor x)
@@ -53,26 +47,26 @@ internal sealed class TrainingBlock : nn.Module
         private readonly Linear _qkv;
         private readonly Linear _proj;
         private readonly long _heads;
+        private readonly ScalarType? _matmulType;
 
-        public TrainingAttention(long dim, long heads)
+        public TrainingAttention(long dim, long heads, ScalarType? matmulType)
             : base("attn")
         {
             _heads = heads;
+            _matmulType = matmulType;
             _qkv = nn.Linear(dim, 3 * dim, hasBias: true);
             _proj = nn.Linear(dim, dim, hasBias: true);
             register_module("qkv", _qkv);
             register_module("proj", _proj);
         }
 
-        public ScalarType? MatmulType { get; set; }
-
         public Tensor Forward(Tensor x)
         {
             long batch = x.shape[0], tokens = x.shape[1], dim = x.shape[2];
             // [B, N, 3D] -> [3, B, heads, N, head_dim]: q, k, v are the fused projection's row blocks.
-            Tensor qkv = MixedPrecision.Linear(_qkv, x, MatmulType).view(batch, tokens, 3, _heads, dim / _heads).permute(2, 0, 3, 1, 4);
-            Tensor context = MixedPrecision.Attention(qkv[0], qkv[1], qkv[2], MatmulType);
-            return MixedPrecision.Linear(_proj, context.transpose(1, 2).reshape(batch, tokens, dim), MatmulType);
+            Tensor qkv = MixedPrecision.Linear(_qkv, x, _matmulType).view(batch, tokens, 3, _heads, dim / _heads).permute(2, 0, 3, 1, 4);
+            Tensor context = MixedPrecision.Attention(qkv[0], qkv[1], qkv[2], _matmulType);
+            return MixedPrecision.Linear(_proj, context.transpose(1, 2).reshape(batch, tokens, dim), _matmulType);
         }
     }
 
@@ -80,20 +74,20 @@ internal sealed class TrainingBlock : nn.Module
     {
         private readonly Linear _fc1;
         private readonly Linear _fc2;
+        private readonly ScalarType? _matmulType;
 
-        public TrainingMlp(long dim, long hidden)
+        public TrainingMlp(long dim, long hidden, ScalarType? matmulType)
             : base("mlp")
         {
+            _matmulType = matmulType;
             _fc1 = nn.Linear(dim, hidden, hasBias: true);
             _fc2 = nn.Linear(hidden, dim, hasBias: true);
             register_module("fc1", _fc1);
             register_module("fc2", _fc2);
         }
 
-        public ScalarType? MatmulType { get; set; }
-
         public Tensor Forward(Tensor x) =>
-            MixedPrecision.Linear(_fc2, nn.functional.gelu(MixedPrecision.Linear(_fc1, x, MatmulType)), MatmulType);
+            MixedPrecision.Linear(_fc2, nn.functional.gelu(MixedPrecision.Linear(_fc1, x, _matmulType)), _matmulType);
     }
 }
 
@@ -101,18 +95,18 @@ internal sealed class TrainingBlock : nn.Module
 internal sealed class TrainingPatchEmbed : nn.Module
 {
     private readonly Conv2d _proj;
+    private readonly ScalarType? _matmulType;
 
-    public TrainingPatchEmbed(IJepaConfig config)
+    public TrainingPatchEmbed(IJepaConfig config, ScalarType? matmulType)
         : base("patch_embed")
     {
+        _matmulType = matmulType;
         _proj = nn.Conv2d(config.NumChannels, config.HiddenSize, config.PatchSize, stride: config.PatchSize);
         register_module("proj", _proj);
     }
 
-    public ScalarType? MatmulType { get; set; }
-
     /// <summary>[B, C, H, W] → [B, h·w, D], tokens in row-major order of the patch grid.</summary>
-    public Tensor Forward(Tensor pixels) => MixedPrecision.Conv(_proj, pixels, MatmulType).flatten(2).transpose(1, 2);
+    public Tensor Forward(Tensor pixels) => MixedPrecision.Conv(_proj, pixels, _matmulType).flatten(2).transpose(1, 2);
 }
 
 /// <summary>
@@ -127,7 +121,8 @@ internal sealed class TrainingEncoder : nn.Module
     private readonly ModuleList<TrainingBlock> _blocks;
     private readonly LayerNorm _norm;
 
-    public TrainingEncoder(IJepaConfig config)
+    // matmulType: as for TrainingBlock.
+    public TrainingEncoder(IJepaConfig config, ScalarType? matmulType)
         : base("encoder")
     {
         Config = config;
@@ -137,12 +132,12 @@ internal sealed class TrainingEncoder : nn.Module
             _posEmbed = new Parameter(positions.to(ScalarType.Float32).unsqueeze(0), requires_grad: false);
         }
         register_parameter("pos_embed", _posEmbed);
-        _patchEmbed = new TrainingPatchEmbed(config);
+        _patchEmbed = new TrainingPatchEmbed(config, matmulType);
         register_module("patch_embed", _patchEmbed);
         _blocks = new ModuleList<TrainingBlock>();
         for (int i = 0; i < config.NumHiddenLayers; i++)
         {
-            _blocks.Add(new TrainingBlock(config.HiddenSize, config.NumAttentionHeads, config.IntermediateSize));
+            _blocks.Add(new TrainingBlock(config.HiddenSize, config.NumAttentionHeads, config.IntermediateSize, matmulType));
         }
         register_module("blocks", _blocks);
         _norm = nn.LayerNorm(config.HiddenSize, 1e-6);
@@ -152,16 +147,6 @@ internal sealed class TrainingEncoder : nn.Module
     public IJepaConfig Config { get; }
 
     public int Depth => _blocks.Count;
-
-    /// <summary>Runs the matrix products in <paramref name="type"/> (mixed precision); null for float32 throughout.</summary>
-    public void UseMatmulType(ScalarType? type)
-    {
-        _patchEmbed.MatmulType = type;
-        foreach (TrainingBlock block in _blocks)
-        {
-            block.UseMatmulType(type);
-        }
-    }
 
     /// <summary>Encodes [B, C, H, W]; with masks, only their tokens ([masks × B, K, D], mask-major).</summary>
     public Tensor Forward(Tensor pixels, IReadOnlyList<Tensor>? masks)
@@ -192,11 +177,13 @@ internal sealed class TrainingPredictor : nn.Module
     private readonly ModuleList<TrainingBlock> _blocks;
     private readonly LayerNorm _norm;
     private readonly Linear _proj;
-    private ScalarType? _matmulType;
+    private readonly ScalarType? _matmulType;
 
-    public TrainingPredictor(IJepaConfig encoder, int width, int depth)
+    // matmulType: as for TrainingBlock.
+    public TrainingPredictor(IJepaConfig encoder, int width, int depth, ScalarType? matmulType)
         : base("predictor")
     {
+        _matmulType = matmulType;
         _maskToken = new Parameter(zeros(1, 1, width), requires_grad: true);
         register_parameter("mask_token", _maskToken);
         using (Tensor positions = IJepaPredictor.SinCosPositions(width, encoder.GridSize))
@@ -210,7 +197,7 @@ internal sealed class TrainingPredictor : nn.Module
         for (int i = 0; i < depth; i++)
         {
             // The original predictor uses the encoder's head count and an MLP ratio of 4.
-            _blocks.Add(new TrainingBlock(width, encoder.NumAttentionHeads, 4L * width));
+            _blocks.Add(new TrainingBlock(width, encoder.NumAttentionHeads, 4L * width, matmulType));
         }
         register_module("predictor_blocks", _blocks);
         _norm = nn.LayerNorm(width, 1e-6);
@@ -220,16 +207,6 @@ internal sealed class TrainingPredictor : nn.Module
     }
 
     public int Depth => _blocks.Count;
-
-    /// <summary>Runs the matrix products in <paramref name="type"/> (mixed precision); null for float32 throughout.</summary>
-    public void UseMatmulType(ScalarType? type)
-    {
-        _matmulType = type;
-        foreach (TrainingBlock block in _blocks)
-        {
-            block.UseMatmulType(type);
-        }
-    }
 
     /// <summary>
     /// context [contextMasks × B, Kc, D] → predictions [targetMasks × contextMasks × B, Kt, D], target-mask-major.
