@@ -398,4 +398,61 @@ public class ModelMutantTests
         Tensor other = h + Dense(nn.functional.gelu(Dense(Ln(h, L + "layernorm_after"), L + "intermediate.dense"), tanh ? TorchSharp.Modules.GELU.Approximate.none : TorchSharp.Modules.GELU.Approximate.tanh), L + "output.dense");
         Assert.True(MaxAbs(output.HiddenStates[1] - other) > 10 * error);
     }
+
+    [Fact]
+    public void Null_and_empty_arguments_are_refused_by_name()
+    {
+        Assert.Equal("directory", Assert.Throws<ArgumentNullException>(() => IJepaModel.FromPretrained(null!)).ParamName);
+        Assert.Equal("directory", Assert.Throws<ArgumentException>(() => IJepaModel.FromPretrained("")).ParamName);
+        using IJepaModel model = TinyModel();
+        Assert.Equal("pixelValues", Assert.Throws<ArgumentNullException>(() => model.Forward(null!)).ParamName);
+        Assert.Equal("pixelValues", Assert.Throws<ArgumentNullException>(() => model.ForwardMasked(null!, [])).ParamName);
+        using Tensor pixels = zeros(1, 3, 70, 70);
+        Assert.Equal("masks", Assert.Throws<ArgumentNullException>(() => model.ForwardMasked(pixels, null!)).ParamName);
+    }
+
+    [Fact]
+    public void Hidden_states_are_kept_only_when_asked_for()
+    {
+        using IJepaModel model = TinyModel();
+        using Tensor pixels = randn(1, 3, 70, 70, generator: new Generator(3));
+        using IJepaModelOutput plain = model.Forward(pixels);
+        Assert.Null(plain.HiddenStates);
+        using IJepaModelOutput kept = model.Forward(pixels, new IJepaForwardOptions { OutputHiddenStates = true });
+        Assert.Equal(5, kept.HiddenStates!.Count);
+    }
+
+    [Fact]
+    public void A_model_lives_on_the_device_it_is_given()
+    {
+        // The meta device holds shapes without memory: enough to see that the device argument is used.
+        using IJepaModel model = IJepaModel.Create(Base, device: new Device(TorchSharp.DeviceType.META));
+        Assert.Equal(TorchSharp.DeviceType.META, model.Device.type);
+        Assert.All(model.parameters(), p => Assert.Equal(TorchSharp.DeviceType.META, p.device_type));
+    }
+
+    [Fact]
+    public void A_model_whose_weights_do_not_load_is_released()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "ijepa-unloadable-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            using (IJepaModel model = IJepaModel.Create(Base))
+            {
+                model.InitializeRandom(1);
+                model.SavePretrained(folder);
+            }
+            string config = Path.Combine(folder, "config.json");
+            File.WriteAllText(config, File.ReadAllText(config).Replace("\"intermediate_size\": 100", "\"intermediate_size\": 96", StringComparison.Ordinal));
+            // This thread's count: the finalizer thread cannot move it, so a model left to the GC shows.
+            long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+            var error = Assert.Throws<IJepaCheckpointException>(() => IJepaModel.FromPretrained(folder));
+            Assert.Contains("intermediate.dense.weight", error.Message, StringComparison.Ordinal);
+            Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }
