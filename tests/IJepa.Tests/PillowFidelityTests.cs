@@ -45,6 +45,9 @@ public class PillowFidelityTests
         "bilinear_37x53" => new PreprocessingOptions { Backend = PreprocessingBackend.Pil, Height = 37, Width = 53, Filter = ResampleFilter.Bilinear },
         "bicubic_37x53" => new PreprocessingOptions { Backend = PreprocessingBackend.Pil, Height = 37, Width = 53, Filter = ResampleFilter.Bicubic },
         "paper_224" => PreprocessingOptions.Paper(224),
+        "lanczos_37x53" => new PreprocessingOptions { Backend = PreprocessingBackend.Pil, Height = 37, Width = 53, Filter = ResampleFilter.Lanczos },
+        "box_37x53" => new PreprocessingOptions { Backend = PreprocessingBackend.Pil, Height = 37, Width = 53, Filter = ResampleFilter.Box },
+        "hamming_37x53" => new PreprocessingOptions { Backend = PreprocessingBackend.Pil, Height = 37, Width = 53, Filter = ResampleFilter.Hamming },
         _ => throw new ArgumentOutOfRangeException(nameof(preset), preset, null),
     };
 

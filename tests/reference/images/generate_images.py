@@ -9,6 +9,8 @@ with ImageSharp, resample with our Pillow-compatible resampler and compare.
 Run with Debian's python3-pil (Pillow 9.4) and python3-numpy:
     apt-get install python3-pil python3-numpy mate-backgrounds dataset-fashion-mnist
     /usr/bin/python3 tests/reference/images/generate_images.py
+With --expected-only the committed inputs are kept and only expected/ is written again (no photos needed);
+with the same Pillow the files already there come out byte for byte the same.
 Real photos come from Debian's mate-backgrounds (GPL-2+, see LICENSES.md), the grayscale
 garment from dataset-fashion-mnist (MIT); set IJEPA_DEBIAN_ROOT to look for them under another root.
 """
@@ -17,6 +19,7 @@ import io
 import json
 import os
 import struct
+import sys
 import zlib
 
 import numpy as np
@@ -34,7 +37,12 @@ PRESETS = {
     "bilinear_37x53": ("resize", (37, 53), Image.BILINEAR),   # (height, width)
     "bicubic_37x53": ("resize", (37, 53), Image.BICUBIC),
     "paper_224": ("paper", 224, Image.BICUBIC),
+    # Pillow's other filters (preprocessor_config.json's resample 1, 4, 5), on a few inputs only.
+    "lanczos_37x53": ("resize", (37, 53), Image.LANCZOS),
+    "box_37x53": ("resize", (37, 53), Image.BOX),
+    "hamming_37x53": ("resize", (37, 53), Image.HAMMING),
 }
+OTHER_FILTERS = ["box_37x53", "hamming_37x53", "lanczos_37x53"]
 
 
 def rng(seed):
@@ -151,7 +159,10 @@ def apply(preset, image):
 
 
 def main():
-    made = make_inputs()
+    if "--expected-only" in sys.argv[1:]:
+        made = sorted(f for f in os.listdir(INPUT) if not f.startswith("."))
+    else:
+        made = make_inputs()
     os.makedirs(EXPECTED, exist_ok=True)
     for f in os.listdir(EXPECTED):
         os.remove(os.path.join(EXPECTED, f))
@@ -166,6 +177,9 @@ def main():
             presets = ["bilinear_224"]
         if name.startswith("checker_"):
             presets.remove("paper_224")
+        # Down (photo, checker), up (small, pixel) and one side of 1 (strip): every branch of the other kernels.
+        if name in ("photo_flower.png", "checker_97x61.png", "small_17x23.png", "pixel_1x1.png", "strip_1x5000.png", "photo_ladybird.jpg"):
+            presets += OTHER_FILTERS
         manifest[name] = {"decoded_size": list(image.size), "presets": presets}
         if image.size[0] * image.size[1] <= 64 * 64:
             image.save(os.path.join(EXPECTED, f"{name}__decoded.png"))
