@@ -122,6 +122,47 @@ public class PillowFidelityTests
         return -1;
     }
 
+    /// <summary>
+    /// Every Pillow filter at 33 sizes from one 9 × 6 noise image (tests/reference/images/generate_images.py,
+    /// write_resample_matrix): exact ratios put kernel samples on the filters' edges, where a boundary test written
+    /// the other way round changes a weight; sizes follow one another, so a pass that read rows it had not written
+    /// would see another size's stale pooled pixels.
+    /// </summary>
+    [Theory]
+    [InlineData(ResampleFilter.Lanczos)]
+    [InlineData(ResampleFilter.Bilinear)]
+    [InlineData(ResampleFilter.Bicubic)]
+    [InlineData(ResampleFilter.Box)]
+    [InlineData(ResampleFilter.Hamming)]
+    public void Every_filter_matches_pillow_at_every_scale(ResampleFilter filter)
+    {
+        using JsonDocument matrix = JsonDocument.Parse(File.ReadAllText(Expected("resample_matrix.json")));
+        string[] filters = [.. matrix.RootElement.GetProperty("filters").EnumerateArray().Select(f => f.GetString()!)];
+        (int W, int H)[] sizes = [.. matrix.RootElement.GetProperty("sizes").EnumerateArray().Select(s => (s[0].GetInt32(), s[1].GetInt32()))];
+        using var inflate = new System.IO.Compression.ZLibStream(File.OpenRead(Expected("resample_matrix.bin")), System.IO.Compression.CompressionMode.Decompress);
+        using var all = new MemoryStream();
+        inflate.CopyTo(all);
+        byte[] expected = all.ToArray();
+        int perFilter = sizes.Sum(s => s.W * s.H * 3);
+        Assert.Equal(filters.Length * perFilter, expected.Length);
+        int offset = Array.IndexOf(filters, filter.ToString().ToLowerInvariant()) * perFilter;
+        RgbImage source = ImageInput.FromFile(Input(matrix.RootElement.GetProperty("input").GetString()!)).Decode(PreprocessingOptions.DefaultMaxPixels);
+        foreach ((int w, int h) in sizes)
+        {
+            var preprocessor = new ImagePreprocessor(new PreprocessingOptions { Backend = PreprocessingBackend.Pil, Width = w, Height = h, Filter = filter });
+            RgbImage ours = preprocessor.Resize(source);
+            Assert.Equal((w, h), (ours.Width, ours.Height));
+            ReadOnlySpan<byte> pillow = expected.AsSpan(offset, w * h * 3);
+            int first = FirstDifference(pillow.ToArray(), ours.Data.ToArray());
+            Assert.True(first < 0, $"{filter} 9x6 -> {w}x{h}: first difference at pixel {first / 3} channel {first % 3}");
+            offset += w * h * 3;
+            if (ours != source)
+            {
+                ours.Release();
+            }
+        }
+    }
+
     [Theory]
     [InlineData("hf_bilinear_37x53")]
     [InlineData("imagenet_bicubic_37x53")]

@@ -106,6 +106,7 @@ def make_inputs():
     save("checker_97x61.png", Image.fromarray(checker))
     save("exact_224.png", Image.fromarray(r.integers(0, 256, (224, 224, 3), dtype=np.uint8)))
     save("small_17x23.png", Image.fromarray(asymmetric(17, 23, 2)))
+    save("noise_9x6.png", Image.fromarray(rng(13).integers(0, 256, (6, 9, 3), dtype=np.uint8)))  # resample matrix
     save("bmp_33x17.bmp", Image.fromarray(asymmetric(33, 17, 3)))
     palette = Image.fromarray(asymmetric(50, 40, 4)).quantize(colors=16)
     save("palette_50x40.png", palette)
@@ -201,9 +202,26 @@ def main():
         "hf_bilinear_37x53": hf.transpose(2, 0, 1).copy(),
         "imagenet_bicubic_37x53": tv.transpose(2, 0, 1).copy(),
     })
+    write_resample_matrix()
     with open(os.path.join(EXPECTED, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1, sort_keys=True)
     print(f"{len(made)} inputs, {sum(len(v['presets']) for v in manifest.values())} expected images")
+
+
+# Every Pillow filter at many scales from one 9 x 6 noise image: exact ratios (3 -> 2, 2x, 3x, 1/2, 1/3) put kernel
+# samples exactly on the filters' edges, one side may stay, and consecutive sizes reuse pooled buffers.
+MATRIX_FILTERS = {"lanczos": Image.LANCZOS, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "box": Image.BOX, "hamming": Image.HAMMING}
+MATRIX_SIZES = [(w, (w * 5) % 14 + 1) for w in range(1, 25)] + [(9, 3), (9, 12), (9, 4), (3, 6), (18, 6), (6, 6), (27, 18), (3, 2), (9, 6)]
+
+
+def write_resample_matrix():
+    """expected/resample_matrix.json (sizes, filters) and .bin: the zlib-compressed RGB bytes, filter by filter, size by size."""
+    image = load_like_transformers(os.path.join(INPUT, "noise_9x6.png"))
+    raw = b"".join(image.resize(size, resample=f).tobytes() for f in MATRIX_FILTERS.values() for size in MATRIX_SIZES)
+    with open(os.path.join(EXPECTED, "resample_matrix.bin"), "wb") as f:
+        f.write(zlib.compress(raw, 9))
+    with open(os.path.join(EXPECTED, "resample_matrix.json"), "w") as f:
+        json.dump({"input": "noise_9x6.png", "filters": list(MATRIX_FILTERS), "sizes": MATRIX_SIZES}, f)
 
 
 def write_f32(path, tensors):
