@@ -152,6 +152,10 @@ public class PillowFidelityTests
             var preprocessor = new ImagePreprocessor(new PreprocessingOptions { Backend = PreprocessingBackend.Pil, Width = w, Height = h, Filter = filter });
             RgbImage ours = preprocessor.Resize(source);
             Assert.Equal((w, h), (ours.Width, ours.Height));
+            if ((w, h) == (source.Width, source.Height))
+            {
+                Assert.Same(source, ours); // Pillow copies; the bytes are the same, so no work at all
+            }
             ReadOnlySpan<byte> pillow = expected.AsSpan(offset, w * h * 3);
             int first = FirstDifference(pillow.ToArray(), ours.Data.ToArray());
             Assert.True(first < 0, $"{filter} 9x6 -> {w}x{h}: first difference at pixel {first / 3} channel {first % 3}");
@@ -161,6 +165,15 @@ public class PillowFidelityTests
                 ours.Release();
             }
         }
+    }
+
+    [Fact]
+    public void An_unknown_filter_is_refused_by_name()
+    {
+        RgbImage source = ImageInput.FromFile(Input("small_17x23.png")).Decode(PreprocessingOptions.DefaultMaxPixels);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => PillowResampler.Resize(source, 5, 5, (ResampleFilter)9));
+        Assert.Equal("filter", error.ParamName);
+        Assert.StartsWith("unsupported resampling filter", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]
