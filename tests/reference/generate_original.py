@@ -156,6 +156,33 @@ def optimizer_state(rng, weights):
     return {"state": state, "param_groups": groups}
 
 
+def formats_checkpoint(path):
+    """Tensors the way torch.save stores them beyond the training checkpoints' plain float32 state dicts: one per
+    storage type, views that keep their base's storage (an element offset, transposed strides, a zero stride), an
+    empty tensor and an nn.Parameter; the C# tests read them back and compare with the values written here."""
+    base = torch.arange(12, dtype=torch.float32)
+    halves = torch.arange(6, dtype=torch.float16) / 4
+    tensors = {
+        "float32": torch.tensor([1.5, -2.25], dtype=torch.float32),
+        "float16": torch.tensor([1.5, -2.25], dtype=torch.float16),
+        "bfloat16": torch.tensor([1.5, -2.25], dtype=torch.bfloat16),
+        "float64": torch.tensor([1.5, -2.25], dtype=torch.float64),
+        "int64": torch.tensor([3, -4], dtype=torch.int64),
+        "int32": torch.tensor([3, -4], dtype=torch.int32),
+        "int16": torch.tensor([3, -4], dtype=torch.int16),
+        "int8": torch.tensor([3, -4], dtype=torch.int8),
+        "uint8": torch.tensor([3, 250], dtype=torch.uint8),
+        "bool": torch.tensor([True, False]),
+        "offset": base[4:7],  # contiguous, element offset 4 into a 12-element storage
+        "strided": base.view(3, 4).t()[1:],  # shape (3, 3), stride (1, 4), offset 1
+        "expanded": torch.tensor([2.5]).expand(3),  # stride (0,)
+        "half_offset": halves[2:5],  # contiguous float16 at element offset 2
+        "empty": torch.zeros(0, 3),
+        "parameter": torch.nn.Parameter(torch.tensor([1.0, 2.0])),
+    }
+    torch.save(tensors, path)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     rng = np.random.default_rng(2301)
@@ -181,6 +208,7 @@ def main():
     bad = dict(checkpoint)
     bad["target_encoder"] = as_state_dict(dict(target, **{"blocks.1.mlp.fc1.weight": np.zeros((CFG["mlp"] + 1, CFG["dim"]))}))
     torch.save(bad, os.path.join(OUT, "tiny-bad-shape.pth.tar"))
+    formats_checkpoint(os.path.join(OUT, "tiny-formats.pth.tar"))
 
     grid = CFG["image"] // CFG["patch"]
     n = grid * grid

@@ -145,7 +145,7 @@ internal sealed class PickleReader
                     {
                         var items = PopToMark();
                         var dict = new Dictionary<object, object?>();
-                        SetItems(dict, items);
+                        SetItems(dict, items, "DICT");
                         _stack.Add(dict);
                         break;
                     }
@@ -164,13 +164,13 @@ internal sealed class PickleReader
                 case (byte)'s': // SETITEM
                     {
                         object? value = Pop(), key = Pop();
-                        SetItems(Dict(Top()), [key, value]);
+                        SetItems(Dict(Top()), [key, value], "SETITEM");
                         break;
                     }
                 case (byte)'u': // SETITEMS
                     {
                         var items = PopToMark();
-                        SetItems(Dict(Top()), items);
+                        SetItems(Dict(Top()), items, "SETITEMS");
                         break;
                     }
                 case (byte)'q': // BINPUT
@@ -235,8 +235,13 @@ internal sealed class PickleReader
         return global;
     }
 
-    private static void SetItems(Dictionary<object, object?> dict, List<object?> items)
+    private void SetItems(Dictionary<object, object?> dict, List<object?> items, string opcode)
     {
+        if (items.Count % 2 != 0)
+        {
+            // As CPython's unpickler: dropping the key without a value would give a different dict than torch.load.
+            throw Fail($"odd number of items for {opcode}");
+        }
         for (int i = 0; i + 1 < items.Count; i += 2)
         {
             dict[items[i] ?? "None"] = items[i + 1];
