@@ -355,6 +355,43 @@ public class PreprocessingMutantTests
         Assert.ThrowsAny<OperationCanceledException>(() => preprocessor.PreprocessBatch([Coordinates(4, 3)], cancellationToken: cancelled.Token).Dispose());
     }
 
+    [Fact]
+    public void Torchvision_resize_checks_its_sizes_and_leaves_an_unchanged_size_untouched()
+    {
+        // A uniform image: any correct resampler keeps its one colour, whatever the filter's weights.
+        var source = new RgbImage(10, 8, Enumerable.Repeat((byte)77, 10 * 8 * 3).ToArray());
+        Assert.Equal("width", Assert.Throws<ArgumentOutOfRangeException>(() => TorchvisionResampler.Resize(source, 0, 5, ResampleFilter.Bilinear)).ParamName);
+        Assert.Equal("height", Assert.Throws<ArgumentOutOfRangeException>(() => TorchvisionResampler.Resize(source, 5, 0, ResampleFilter.Bilinear)).ParamName);
+        // torchvision's resize returns its input when the size is already right.
+        Assert.Same(source, TorchvisionResampler.Resize(source, 10, 8, ResampleFilter.Bicubic));
+        foreach ((int width, int height) in new[] { (10, 5), (4, 8) })
+        {
+            RgbImage resized = TorchvisionResampler.Resize(source, width, height, ResampleFilter.Bilinear);
+            try
+            {
+                Assert.NotSame(source, resized);
+                Assert.Equal((width, height), (resized.Width, resized.Height));
+                Assert.True(resized.Data.IndexOfAnyExcept((byte)77) < 0, $"{width}x{height}: a uniform image changed colour");
+            }
+            finally
+            {
+                resized.Release();
+            }
+        }
+        var lanczos = Assert.Throws<NotSupportedException>(() => TorchvisionResampler.Resize(source, 5, 5, ResampleFilter.Lanczos));
+        Assert.Equal("torchvision resizes tensors with bilinear or bicubic only, not Lanczos", lanczos.Message);
+    }
+
+    [Fact]
+    public void A_decode_error_reads_source_colon_problem()
+    {
+        var inner = new InvalidDataException("inner");
+        var e = new ImageDecodeException("a.png", "truncated", inner);
+        Assert.Equal("a.png: truncated", e.Message);
+        Assert.Equal(("a.png", "truncated"), (e.Source, e.Problem));
+        Assert.Same(inner, e.InnerException);
+    }
+
     // The same input many times, without a list of that length.
     private sealed class Repeated(ImageInput input, int count) : IReadOnlyList<ImageInput>
     {
