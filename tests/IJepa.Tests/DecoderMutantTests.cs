@@ -1,3 +1,4 @@
+using System.Text.Json;
 using IJepa.Preprocessing;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats.Png;
@@ -212,6 +213,92 @@ public class DecoderMutantTests
         Assert.StartsWith($"crop {width}x{height}+{left}+{top} leaves the 4x3 image", error.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>A file of tests/reference/decoder (crafted by generate_decoder.py) or tests/reference/damaged, with Pillow 9.4's verdict on it.</summary>
+    private static (byte[] Bytes, JsonElement Verdict) Judged(string folder, string file)
+    {
+        string cases = Path.Combine(AppContext.BaseDirectory, folder);
+        using JsonDocument verdicts = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(cases, "verdicts.json")));
+        JsonElement verdict = verdicts.RootElement.GetProperty("cases").EnumerateArray().Single(c => c.GetProperty("file").GetString() == file).Clone();
+        return (File.ReadAllBytes(Path.Combine(cases, file)), verdict);
+    }
+
+    private static ImageDecodeException Refused(string folder, string file, ImageDecoding decoding = ImageDecoding.Native)
+    {
+        (byte[] bytes, JsonElement verdict) = Judged(folder, file);
+        Assert.Equal("refuse", verdict.GetProperty("pillow").GetString());
+        return Assert.Throws<ImageDecodeException>(() => Load(bytes, decoding: decoding));
+    }
+
+    [Fact]
+    public void A_tiff_is_decoded_from_its_first_page_only()
+    {
+        // Pillow reads page 1 and never looks at page 2, whose compression no decoder knows; decoding every page
+        // would fail on it.
+        (byte[] bytes, JsonElement verdict) = Judged("decoder", "two-pages.tif");
+        Assert.Equal("accept", verdict.GetProperty("pillow").GetString());
+        RgbImage image = Load(bytes);
+        Assert.Equal((3, 2), (image.Width, image.Height));
+        Assert.Equal(Convert.FromBase64String(verdict.GetProperty("pixels").GetString()!), image.Data.ToArray());
+    }
+
+    [Fact]
+    public void A_bigtiff_skips_the_classic_strip_check()
+    {
+        // ImageSharp identifies BigTIFF as TIFF too, but TiffStripGuard reads classic TIFF only: read as one, this file
+        // claims a strip beyond its end. Pillow reads it.
+        (byte[] bytes, JsonElement verdict) = Judged("decoder", "bigtiff.tif");
+        Assert.Equal("accept", verdict.GetProperty("pillow").GetString());
+        RgbImage image = Load(bytes);
+        Assert.Equal((3, 2), (image.Width, image.Height));
+        Assert.Equal(Convert.FromBase64String(verdict.GetProperty("pixels").GetString()!), image.Data.ToArray());
+    }
+
+    [Fact]
+    public void ImageSharp_failures_are_named_by_kind()
+    {
+        // Files Pillow refuses that reach ImageSharp; each exception type gets its own words and stays the inner exception.
+        ImageDecodeException unsupported = Refused("decoder", "unknown-compression.tif");
+        Assert.StartsWith("unsupported image variant: ", unsupported.Problem, StringComparison.Ordinal);
+        Assert.IsType<NotSupportedException>(unsupported.InnerException);
+
+        ImageDecodeException corrupt = Refused("damaged", "jpeg-s444-dht_counts.jpg", ImageDecoding.ImageSharp);
+        Assert.StartsWith("corrupt or truncated image: ", corrupt.Problem, StringComparison.Ordinal);
+        Assert.IsType<InvalidImageContentException>(corrupt.InnerException);
+
+        ImageDecodeException unreadable = Refused("damaged", "tiff-deflate-del1.tif");
+        Assert.StartsWith("unreadable image: ", unreadable.Problem, StringComparison.Ordinal);
+        Assert.IsType<ImageFormatException>(unreadable.InnerException);
+
+        ImageDecodeException failed = Refused("damaged", "tiff-deflate-cut12.tif");
+        Assert.StartsWith("the decoder failed: InvalidOperationException: ", failed.Problem, StringComparison.Ordinal);
+        Assert.IsType<InvalidOperationException>(failed.InnerException);
+    }
+
+    [Fact]
+    public void A_tga_only_imagesharp_would_identify_is_not_an_image()
+    {
+        // A 17-byte cut of an RLE TGA: ImageSharp's looser header check takes it, Pillow's does not.
+        Assert.Equal("cannot identify image file: not a TGA file (Pillow's header check fails)", Refused("damaged", "tga-rle-cut17.tga").Problem);
+    }
+
+    [Fact]
+    public void A_native_codec_failure_names_skias_result()
+    {
+        // A progressive JPEG with scans missing: libjpeg-turbo's error reaches us as SKCodecResult.InvalidInput.
+        Assert.Equal("the native decoder failed: InvalidInput", Refused("damaged", "jpeg-prog-scans1.jpg").Problem);
+    }
+
+    [Fact]
+    public async Task An_interlace_flag_in_an_earlier_header_is_not_forgotten()
+    {
+        // Pillow keeps the last IHDR's size but the first one's interlace flag, so the plain 2x2 data is short and it
+        // refuses the file. PngStreamGuard judges by the last header alone; the interlace guard reads the first one and
+        // is what refuses it here.
+        ImageDecodeException? error = null;
+        await Task.Run(() => error = Refused("decoder", "two-headers.png")).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.StartsWith("truncated interlaced PNG: ", error!.Problem, StringComparison.Ordinal);
+    }
+
     /// <summary>Claims more bytes than any array holds, and has none.</summary>
     private sealed class EndlessStream : Stream
     {
@@ -246,9 +333,19 @@ public class DecoderMutantTests
 [Collection(nameof(ProcessWide))]
 public class DecoderPoolMutantTests
 {
+    // ArrayPool.Create's bucket drops a return when none of its arrays is out, so a buffer returned twice (or one
+    // the pool never lent) vanishes unseen when the bucket starts balanced, as it does when these tests run first
+    // (Stryker's rerun): a fresh pool and one array held out make every return land where the next rent finds it.
+    private static byte[] FreshPoolWithOneHeld()
+    {
+        PixelBuffers.Trim();
+        return PixelBuffers.Pool.Rent(3);
+    }
+
     [Fact]
     public void A_rented_image_gives_its_buffer_back_once()
     {
+        byte[] held = FreshPoolWithOneHeld();
         RgbImage image = RgbImage.Rent(1, 1);
         byte[] pixels = image.Pixels;
         image.Release();
@@ -262,16 +359,19 @@ public class DecoderPoolMutantTests
         Assert.NotSame(first, second);
         PixelBuffers.Pool.Return(first);
         PixelBuffers.Pool.Return(second);
+        PixelBuffers.Pool.Return(held);
     }
 
     [Fact]
     public void An_image_over_the_callers_array_keeps_it()
     {
+        byte[] held = FreshPoolWithOneHeld();
         byte[] own = new byte[16];
         new RgbImage(1, 1, own).Release();
         byte[] rented = PixelBuffers.Pool.Rent(16);
         Assert.NotSame(own, rented);
         PixelBuffers.Pool.Return(rented);
+        PixelBuffers.Pool.Return(held);
     }
 
     [Fact]
