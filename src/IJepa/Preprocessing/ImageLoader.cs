@@ -136,6 +136,11 @@ internal static class ImageLoader
                 native = PillowTga.Decode(ReadRest(seekable), source, maxPixels);
                 return null;
             }
+            if (StartsWith(seekable, PillowPnm.Handles))
+            {
+                native = PillowPnm.Decode(ReadRest(seekable), source, maxPixels);
+                return null;
+            }
             if (StartsWith(seekable, TiffStripGuard.Handles))
             {
                 byte[] tiff = ReadRest(seekable);
