@@ -92,8 +92,12 @@ internal static class PillowGif
                     }
                     if (block.Length >= 11 && block[..11].SequenceEqual("NETSCAPE2.0"u8))
                     {
-                        // Pillow reads the loop count block here (and indexes into it when it is long enough).
-                        _ = reader.Data(out _);
+                        // Pillow reads the loop count block here and takes its len(), a TypeError when it is absent.
+                        _ = reader.Data(out bool loop);
+                        if (!loop)
+                        {
+                            throw Unidentified(source, "the NETSCAPE2.0 loop block is missing");
+                        }
                     }
                 }
                 while (true)
@@ -142,6 +146,11 @@ internal static class PillowGif
             throw Unidentified(source, "the GIF holds no image");
         }
         ImageLoader.CheckSize(width, height, source, maxPixels);
+        if (x0 == 0 && frameWidth == 0)
+        {
+            // libImaging's setimage takes an extent with x0 = x1 = 0 as the whole image.
+            (y0, frameWidth, frameHeight) = (0, width, height);
+        }
         if (frameWidth <= 0 || frameHeight <= 0)
         {
             throw new ImageDecodeException(source, "tile cannot extend outside image (the GIF frame is empty)");
@@ -176,7 +185,7 @@ internal static class PillowGif
             throw new ImageDecodeException(source, lzw.Error switch
             {
                 -1 => "image buffer overrun error when reading image file (the GIF's LZW data overruns the frame)",
-                -8 => $"bad configuration when reading image file (LZW minimum code size {bits})",
+                -8 => $"codec configuration error when reading image file (LZW minimum code size {bits})",
                 _ => "broken data stream when reading image file (invalid LZW code in the GIF)",
             });
         }
