@@ -50,6 +50,7 @@ public class BmpMutantTests
         ["cut13"] = "cannot identify image file: broken BMP structure (the file header is cut short)",
         ["cut14"] = "cannot identify image file: broken BMP structure (the bitmap header is cut short)",
         ["cut15"] = "cannot identify image file: broken BMP structure (the bitmap header is cut short)",
+        ["cut18"] = "Truncated File Read (the BMP header is cut short)",
         ["cut28"] = "Truncated File Read (the BMP header is cut short)",
         ["rle8-bw"] = "unknown raw mode for given image mode",
         ["rle8-b24"] = "unknown raw mode for given image mode",
