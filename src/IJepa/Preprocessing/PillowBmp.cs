@@ -141,6 +141,8 @@ internal static class PillowBmp
             }
             int paletteLength = (int)Math.Min(paletteEntrySize * colorCount, Math.Max(0, file.Length - position));
             ReadOnlySpan<byte> table = file.Slice(position, paletteLength);
+            // Pillow's offset 0 means "where the file pointer is": after the colour table it has read.
+            position += paletteLength;
             bool greyscale = true;
             for (int i = 0; i < colorCount && greyscale; i++)
             {
