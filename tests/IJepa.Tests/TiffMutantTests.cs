@@ -66,6 +66,8 @@ public class TiffMutantTests
     [InlineData("rgb-one-strip-at-end.tif", "image file is truncated: the TIFF strip at offset 170 has 4 of its 45 bytes")]
     [InlineData("l-one-strip-past-end.tif", "image file is truncated: the TIFF strip at offset 10008 has 0 of its 15 bytes")]
     [InlineData("rgba-one-strip-past-end.tif", "image file is truncated: the TIFF strip at offset 10008 has 0 of its 60 bytes")]
+    [InlineData("l-offset0-short.tif", "buffer is not large enough: the TIFF's pixels need 400 bytes from offset 0")]
+    [InlineData("l-one-strip-at-eof.tif", "buffer is not large enough: the TIFF's pixels need 15 bytes from offset 138")]
     [InlineData("l-strip-past-end.tif", "image file is truncated: the TIFF strip at offset 10008 has 0 of its 5 bytes")]
     [InlineData("li-strip-past-end.tif", "image file is truncated: the TIFF strip at offset 10008 has 0 of its 5 bytes")]
     public void Raw_reader_refusals_name_the_problem(string file, string problem)
@@ -73,6 +75,14 @@ public class TiffMutantTests
         string path = Path.Combine(Folder, file);
         var refusal = Assert.Throws<ImageDecodeException>(() => ImageInput.FromFile(path).Decode(1L << 28).Release());
         Assert.Equal(problem, refusal.Problem);
+    }
+
+    [Fact]
+    public void The_raw_reader_checks_the_declared_size_against_the_pixel_limit()
+    {
+        string path = Path.Combine(Folder, "l-rps1.tif");
+        Assert.Throws<ImageDecodeException>(() => ImageInput.FromFile(path).Decode(14).Release());
+        ImageInput.FromFile(path).Decode(15).Release();
     }
 
     [Fact]
