@@ -133,7 +133,7 @@ internal static class PillowPnm
         {
             throw new ImageDecodeException(source, $"Token too long in file header: {Ascii(token[..length])}");
         }
-        return PythonInt(token[..length]) ?? throw new ImageDecodeException(source, $"invalid literal for int() with base 10: {Ascii(token[..length])}");
+        return PythonInt(token[..length]) ?? throw new ImageDecodeException(source, $"invalid literal for int() with base 10: b'{Ascii(token[..length])}'");
     }
 
     private static string Ascii(ReadOnlySpan<byte> bytes) => System.Text.Encoding.Latin1.GetString(bytes);
@@ -371,7 +371,7 @@ internal static class PillowPnm
                 {
                     throw new ImageDecodeException(source, $"Token too long found in data: {Ascii([.. token.Take(MaxToken + 1)])}");
                 }
-                long value = PythonInt([.. token]) ?? throw new ImageDecodeException(source, $"invalid literal for int() with base 10: {Ascii([.. token])}");
+                long value = PythonInt([.. token]) ?? throw new ImageDecodeException(source, $"invalid literal for int() with base 10: b'{Ascii([.. token])}'");
                 if (value > maxval)
                 {
                     throw new ImageDecodeException(source, $"Channel value too large for this mode: {value.ToString(CultureInfo.InvariantCulture)}");
