@@ -315,4 +315,18 @@ public class CheckpointMutantTests
         var wrong = Assert.Throws<IJepaCheckpointException>(() => CheckpointIntegrity.VerifyFolder(model, new Dictionary<string, string> { ["a.bin"] = AbcSha256, ["c.bin"] = AbcSha256 }));
         Assert.Equal(Path.Combine(model, "c.bin"), wrong.Path);
     }
+
+    [Fact]
+    public void A_checkpoint_error_lists_up_to_twenty_problems_and_counts_the_rest()
+    {
+        string nl = Environment.NewLine;
+        Assert.Equal("m.safetensors: bad", new IJepaCheckpointException("m.safetensors", "bad").Message);
+        Assert.Equal($"m: 2 problems:{nl}  - a{nl}  - b", new IJepaCheckpointException("m", ["a", "b"]).Message);
+        string[] twenty = [.. Enumerable.Range(1, 20).Select(i => $"p{i}")];
+        string listed = string.Join(nl, twenty.Select(p => "  - " + p));
+        Assert.Equal($"m: 20 problems:{nl}{listed}", new IJepaCheckpointException("m", twenty).Message);
+        var twentyTwo = new IJepaCheckpointException("m", [.. twenty, "p21", "p22"]);
+        Assert.Equal($"m: 22 problems:{nl}{listed}{nl}  ... and 2 more", twentyTwo.Message);
+        Assert.Equal(22, twentyTwo.Problems.Count);
+    }
 }
