@@ -16,11 +16,7 @@ public class TgaMutantTests
 {
     private static string Folder => Path.Combine(AppContext.BaseDirectory, "tga");
 
-    private static readonly Lazy<Dictionary<string, JsonElement>> Verdicts = new(() =>
-    {
-        using JsonDocument document = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Folder, "verdicts.json")));
-        return document.RootElement.GetProperty("cases").EnumerateArray().ToDictionary(c => c.GetProperty("file").GetString()!, c => c.Clone());
-    });
+    private static readonly Lazy<Dictionary<string, JsonElement>> Verdicts = new(() => PillowCorpus.Load(Folder));
 
     public static TheoryData<string> Cases() => [.. Verdicts.Value.Keys.Order(StringComparer.Ordinal)];
 
@@ -39,25 +35,8 @@ public class TgaMutantTests
     [MemberData(nameof(Cases))]
     public void Each_file_gets_pillows_verdict_and_pixels(string file)
     {
-        JsonElement verdict = Verdicts.Value[file];
-        if (verdict.GetProperty("pillow").GetString() == "refuse")
-        {
-            Refusal(file);
-            return;
-        }
-        RgbImage ours = ImageInput.FromFile(Path.Combine(Folder, file)).Decode(1L << 28);
-        try
-        {
-            Assert.Equal((verdict.GetProperty("width").GetInt32(), verdict.GetProperty("height").GetInt32()), (ours.Width, ours.Height));
-            using var inflate = new ZLibStream(new MemoryStream(Convert.FromBase64String(verdict.GetProperty("pixels").GetString()!)), CompressionMode.Decompress);
-            using var expected = new MemoryStream();
-            inflate.CopyTo(expected);
-            Assert.Equal(Convert.ToHexString(expected.ToArray()), Convert.ToHexString(ours.Data));
-        }
-        finally
-        {
-            ours.Release();
-        }
+        string path = Path.Combine(Folder, file);
+        PillowCorpus.AssertVerdict(Verdicts.Value[file], ImageInput.FromFile(path), path);
     }
 
     // The refusals Pillow words this way (verdicts.json), with the detail our messages add: mode names, sizes, counts.

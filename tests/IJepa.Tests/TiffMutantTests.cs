@@ -19,11 +19,7 @@ public class TiffMutantTests
 {
     private static string Folder => Path.Combine(AppContext.BaseDirectory, "tiff");
 
-    private static readonly Lazy<Dictionary<string, JsonElement>> Verdicts = new(() =>
-    {
-        using JsonDocument document = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Folder, "verdicts.json")));
-        return document.RootElement.GetProperty("cases").EnumerateArray().ToDictionary(c => c.GetProperty("file").GetString()!, c => c.Clone());
-    });
+    private static readonly Lazy<Dictionary<string, JsonElement>> Verdicts = new(() => PillowCorpus.Load(Folder));
 
     // Files marked known_difference are where this library does not match Pillow yet (the generator says why).
     public static TheoryData<string> Cases() =>
@@ -35,26 +31,7 @@ public class TiffMutantTests
     {
         JsonElement verdict = Verdicts.Value[file];
         string path = Path.Combine(Folder, file);
-        ImageInput input = ImageInput.FromFile(path);
-        if (verdict.GetProperty("pillow").GetString() == "refuse")
-        {
-            var refusal = Assert.Throws<ImageDecodeException>(() => input.Decode(1L << 28).Release());
-            Assert.Equal(path, refusal.Source);
-            return;
-        }
-        RgbImage ours = input.Decode(1L << 28);
-        try
-        {
-            Assert.Equal((verdict.GetProperty("width").GetInt32(), verdict.GetProperty("height").GetInt32()), (ours.Width, ours.Height));
-            using var inflate = new ZLibStream(new MemoryStream(Convert.FromBase64String(verdict.GetProperty("pixels").GetString()!)), CompressionMode.Decompress);
-            using var expected = new MemoryStream();
-            inflate.CopyTo(expected);
-            Assert.Equal(Convert.ToHexString(expected.ToArray()), Convert.ToHexString(ours.Data));
-        }
-        finally
-        {
-            ours.Release();
-        }
+        PillowCorpus.AssertVerdict(verdict, ImageInput.FromFile(path), path);
     }
 
     // Messages the raw reader words itself; the numbers follow from the 5 × 3 layout the generator writes.

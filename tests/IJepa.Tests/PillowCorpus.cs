@@ -1,0 +1,48 @@
+using System.IO.Compression;
+using System.Text.Json;
+using IJepa.Preprocessing;
+
+namespace IJepa.Tests;
+
+/// <summary>
+/// The crafted-file corpora judged by Pillow 9.4 (tests/reference/&lt;format&gt;/cases/verdicts.json, written by each
+/// folder's generator): one loader and one comparison for all of them, so every format is held to the same rule.
+/// </summary>
+internal static class PillowCorpus
+{
+    /// <summary>The cases of a corpus copied to the test output under <paramref name="folder"/>, by file name.</summary>
+    public static Dictionary<string, JsonElement> Load(string folder)
+    {
+        using JsonDocument document = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(folder, "verdicts.json")));
+        return document.RootElement.GetProperty("cases").EnumerateArray().ToDictionary(c => c.GetProperty("file").GetString()!, c => c.Clone());
+    }
+
+    /// <summary>
+    /// Decodes <paramref name="input"/> and holds it to Pillow's verdict: a file Pillow refuses must throw an
+    /// <see cref="ImageDecodeException"/> naming <paramref name="source"/> (returned for further checks); a file it
+    /// accepts must give its size and exactly its RGB bytes (null is returned).
+    /// </summary>
+    public static ImageDecodeException? AssertVerdict(JsonElement verdict, ImageInput input, string source)
+    {
+        if (verdict.GetProperty("pillow").GetString() == "refuse")
+        {
+            var refusal = Assert.Throws<ImageDecodeException>(() => input.Decode(1L << 28).Release());
+            Assert.Equal(source, refusal.Source);
+            return refusal;
+        }
+        RgbImage ours = input.Decode(1L << 28);
+        try
+        {
+            Assert.Equal((verdict.GetProperty("width").GetInt32(), verdict.GetProperty("height").GetInt32()), (ours.Width, ours.Height));
+            using var inflate = new ZLibStream(new MemoryStream(Convert.FromBase64String(verdict.GetProperty("pixels").GetString()!)), CompressionMode.Decompress);
+            using var expected = new MemoryStream();
+            inflate.CopyTo(expected);
+            Assert.Equal(Convert.ToHexString(expected.ToArray()), Convert.ToHexString(ours.Data));
+            return null;
+        }
+        finally
+        {
+            ours.Release();
+        }
+    }
+}
