@@ -12,19 +12,14 @@ read block are committed gzipped (*.pnm.gz); the tests inflate them.
     /usr/bin/python3 tests/reference/pnm/generate_pnm.py
 """
 
-import base64
-import gzip
-import io
-import json
 import os
 import random
-import zlib
+import sys
 
-import PIL
-from PIL import Image, ImageFile, ImageOps
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pillow_judge import write_corpus  # noqa: E402 - the shared judge lives one folder up
 
-assert PIL.__version__.startswith("9.4"), f"judge with Pillow 9.4 (Debian's python3-pil), not {PIL.__version__}"
-assert not ImageFile.LOAD_TRUNCATED_IMAGES
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "cases")
@@ -133,37 +128,10 @@ def cases_base(rng, w, h, n):
     yield "t-p3", b"P3\n5 3\n255\n" + b" ".join(b"%d" % rng.randrange(256) for _ in range(3 * n))
 
 
-def judge(data):
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im = ImageOps.exif_transpose(im)
-            rgb = im.convert("RGB")
-            return {"pillow": "accept", "width": rgb.width, "height": rgb.height,
-                    "pixels": base64.b64encode(zlib.compress(rgb.tobytes(), 9)).decode()}
-    except Exception as e:  # noqa: BLE001 - any refusal is a verdict
-        return {"pillow": "refuse", "reason": f"{type(e).__name__}: {e}"}
-
-
 def main():
-    os.makedirs(OUT, exist_ok=True)
-    for old in os.listdir(OUT):
-        os.remove(os.path.join(OUT, old))
-    verdicts = []
-    for name, data in cases():
-        if name.endswith(".gz"):
-            file = name[:-3] + ".pnm.gz"
-            with open(os.path.join(OUT, file), "wb") as f:
-                f.write(gzip.compress(data, 9, mtime=0))
-        else:
-            file = name + ".pnm"
-            with open(os.path.join(OUT, file), "wb") as f:
-                f.write(data)
-        verdicts.append({"file": file, "size": len(data), **judge(data)})
-    with open(os.path.join(OUT, "verdicts.json"), "w") as f:
-        json.dump({"pillow": PIL.__version__, "generator": "tests/reference/pnm/generate_pnm.py", "cases": verdicts}, f, indent=1)
-        f.write("\n")
-    accepted = sum(v["pillow"] == "accept" for v in verdicts)
-    print(f"{len(verdicts)} cases, {accepted} accepted, {len(verdicts) - accepted} refused")
+    # Files over Pillow's 1 MiB read block are committed gzipped (name.gz -> name.pnm.gz).
+    write_corpus(OUT, "tests/reference/pnm/generate_pnm.py",
+                 ((name[:-3] + ".pnm.gz" if name.endswith(".gz") else name + ".pnm", data) for name, data in cases()))
 
 
 if __name__ == "__main__":

@@ -12,19 +12,14 @@ pixels where Pillow accepts, the error where it refuses).
     /usr/bin/python3 tests/reference/tga/generate_tga.py
 """
 
-import base64
-import io
-import json
 import os
 import random
-import re
-import zlib
+import sys
 
-import PIL
-from PIL import Image, ImageFile, ImageOps
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pillow_judge import write_corpus  # noqa: E402 - the shared judge lives one folder up
 
-assert PIL.__version__.startswith("9.4"), f"judge with Pillow 9.4 (Debian's python3-pil), not {PIL.__version__}"
-assert not ImageFile.LOAD_TRUNCATED_IMAGES
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "cases")
@@ -136,33 +131,8 @@ def rle_cases(rng, noise):
         + bytes([0x00, 0x7C, 0xE0, 0x03, 0x1F, 0x00]) + literal([bytes([i]) for i in (0, 1, 2, 3, 4, 9)]) + run(2, b"\x02")
 
 
-def judge(data):
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im = ImageOps.exif_transpose(im)
-            rgb = im.convert("RGB")
-            return {"pillow": "accept", "width": rgb.width, "height": rgb.height,
-                    "pixels": base64.b64encode(zlib.compress(rgb.tobytes(), 9)).decode()}
-    except Exception as e:  # noqa: BLE001 - any refusal is a verdict
-        # The message of an unidentified file names the BytesIO object by its address.
-        return {"pillow": "refuse", "reason": re.sub(r" <_io\.BytesIO object at 0x[0-9a-f]+>", "", f"{type(e).__name__}: {e}")}
-
-
 def main():
-    os.makedirs(OUT, exist_ok=True)
-    for old in os.listdir(OUT):
-        os.remove(os.path.join(OUT, old))
-    verdicts = []
-    for name, data in cases():
-        file = name + ".tga"
-        with open(os.path.join(OUT, file), "wb") as f:
-            f.write(data)
-        verdicts.append({"file": file, "size": len(data), **judge(data)})
-    with open(os.path.join(OUT, "verdicts.json"), "w") as f:
-        json.dump({"pillow": PIL.__version__, "generator": "tests/reference/tga/generate_tga.py", "cases": verdicts}, f, indent=1)
-        f.write("\n")
-    accepted = sum(v["pillow"] == "accept" for v in verdicts)
-    print(f"{len(verdicts)} cases, {accepted} accepted, {len(verdicts) - accepted} refused")
+    write_corpus(OUT, "tests/reference/tga/generate_tga.py", ((name + ".tga", data) for name, data in cases()))
 
 
 if __name__ == "__main__":

@@ -12,18 +12,15 @@ Writes cases/*.tif and cases/verdicts.json (zlib+base64 RGB pixels where Pillow 
     /usr/bin/python3 tests/reference/tiff/generate_tiff.py
 """
 
-import base64
-import io
-import json
 import os
 import random
+import sys
 import zlib
 
-import PIL
-from PIL import Image, ImageFile, ImageOps
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pillow_judge import write_corpus  # noqa: E402 - the shared judge lives one folder up
 
-assert PIL.__version__.startswith("9.4"), f"judge with Pillow 9.4 (Debian's python3-pil), not {PIL.__version__}"
-assert not ImageFile.LOAD_TRUNCATED_IMAGES
+
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "cases")
@@ -190,35 +187,9 @@ KNOWN = {
 }
 
 
-def judge(data):
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im = ImageOps.exif_transpose(im)
-            rgb = im.convert("RGB")
-            return {"pillow": "accept", "width": rgb.width, "height": rgb.height,
-                    "pixels": base64.b64encode(zlib.compress(rgb.tobytes(), 9)).decode()}
-    except Exception as e:  # noqa: BLE001 - any refusal is a verdict
-        return {"pillow": "refuse", "reason": f"{type(e).__name__}: {e}"}
-
-
 def main():
-    os.makedirs(OUT, exist_ok=True)
-    for old in os.listdir(OUT):
-        os.remove(os.path.join(OUT, old))
-    verdicts = []
-    for name, data in cases():
-        file = name + ".tif"
-        with open(os.path.join(OUT, file), "wb") as f:
-            f.write(data)
-        verdict = {"file": file, "size": len(data), **judge(data)}
-        if name in KNOWN:
-            verdict["known_difference"] = KNOWN[name]
-        verdicts.append(verdict)
-    with open(os.path.join(OUT, "verdicts.json"), "w") as f:
-        json.dump({"pillow": PIL.__version__, "generator": "tests/reference/tiff/generate_tiff.py", "cases": verdicts}, f, indent=1)
-        f.write("\n")
-    accepted = sum(v["pillow"] == "accept" for v in verdicts)
-    print(f"{len(verdicts)} cases, {accepted} accepted, {len(verdicts) - accepted} refused")
+    write_corpus(OUT, "tests/reference/tiff/generate_tiff.py", ((name + ".tif", data) for name, data in cases()),
+                 known={name + ".tif": why for name, why in KNOWN.items()})
 
 
 if __name__ == "__main__":
