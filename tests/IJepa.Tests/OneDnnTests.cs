@@ -236,3 +236,62 @@ public class FunctionalLinearRouteTests
         }
     }
 }
+
+/// <summary>
+/// Which route a projection takes, observed directly rather than through values: both routes give the same values
+/// within the reference bars, so only these tests tell them apart. A failed call switches its dtype off for the whole
+/// process, so this runs alone.
+/// </summary>
+[Collection(nameof(ProcessWide))]
+public class OneDnnRouteTests
+{
+    [Fact]
+    public void Only_contiguous_float32_and_bfloat16_cpu_tensors_take_oneDnn_and_only_while_it_is_enabled()
+    {
+        using var scope = NewDisposeScope();
+        Assert.True(OneDnnLinear.Applies(ones(2, 16)));
+        Assert.Equal(OneDnnLinear.BFloat16Supported, OneDnnLinear.Applies(ones(2, 16, dtype: ScalarType.BFloat16)));
+        Assert.False(OneDnnLinear.Applies(ones(2, 16, dtype: ScalarType.Float64)));
+        Assert.False(OneDnnLinear.Applies(ones(2, 16, dtype: ScalarType.Float16)));
+        Assert.False(OneDnnLinear.Applies(ones(2, 16, dtype: ScalarType.Int32)));
+        Assert.Null(OneDnnLinear.TryForward(ones(2, 16, dtype: ScalarType.Float64), ones(8, 16, dtype: ScalarType.Float64), null, gelu: null));
+
+        Tensor? taken = OneDnnLinear.TryForward(ones(2, 16), ones(8, 16), null, gelu: null);
+        Assert.NotNull(taken);
+        Assert.Equal(new long[] { 2, 8 }, taken!.shape);
+        Assert.Equal(16f, taken.max().item<float>());
+        Assert.Equal(16f, taken.min().item<float>());
+
+        OneDnnLinear.Enabled = false;
+        try
+        {
+            Assert.False(OneDnnLinear.Applies(ones(2, 16)));
+            Assert.Null(OneDnnLinear.TryForward(ones(2, 16), ones(8, 16), null, gelu: null));
+        }
+        finally
+        {
+            OneDnnLinear.Enabled = true;
+        }
+    }
+
+    [Fact]
+    public void A_failed_float32_call_switches_float32_off_and_leaves_bfloat16_alone()
+    {
+        using var scope = NewDisposeScope();
+        bool bfloat16 = OneDnnLinear.Applies(ones(2, 16, dtype: ScalarType.BFloat16));
+        try
+        {
+            // 16 input features against a weight that takes 15: oneDNN refuses the shapes and the shim reports failure.
+            Assert.Null(OneDnnLinear.TryForward(ones(2, 16), ones(8, 15), null, gelu: null));
+            Assert.False(OneDnnLinear.Applies(ones(2, 16)), "after a failure float32 must not be tried again");
+            Assert.Equal(bfloat16, OneDnnLinear.Applies(ones(2, 16, dtype: ScalarType.BFloat16)));
+            Assert.Null(OneDnnLinear.TryForward(ones(2, 16), ones(8, 16), null, gelu: null));
+        }
+        finally
+        {
+            OneDnnLinear.ForgetFailures();
+        }
+        Assert.True(OneDnnLinear.Applies(ones(2, 16)));
+        Assert.NotNull(OneDnnLinear.TryForward(ones(2, 16), ones(8, 16), null, gelu: null));
+    }
+}

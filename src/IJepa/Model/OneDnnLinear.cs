@@ -33,6 +33,16 @@ internal static unsafe class OneDnnLinear
     /// <summary>Off: every projection goes through <c>nn.functional.linear</c> (the benchmark compares both).</summary>
     internal static bool Enabled { get; set; } = true;
 
+    /// <summary>
+    /// Forgets earlier failures, so that the next call tries oneDNN again. For tests: a failure switches its dtype off
+    /// for the whole process.
+    /// </summary>
+    internal static void ForgetFailures()
+    {
+        _failedFloat32 = false;
+        _failedBFloat16 = false;
+    }
+
     /// <summary>Whether <see cref="TryForward"/> can run on tensors of this kind.</summary>
     public static bool Applies(Tensor input) =>
         Enabled && Native.LinearPointwise != null
