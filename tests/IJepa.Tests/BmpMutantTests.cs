@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Text.Json;
 using IJepa.Preprocessing;
 
@@ -14,14 +13,13 @@ public class BmpMutantTests
 {
     private const long Limit = 1 << 24;
 
-    private static readonly Lazy<Dictionary<string, JsonElement>> Verdicts = new(() =>
-    {
-        using JsonDocument document = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "bmp", "cases.json")));
-        return document.RootElement.GetProperty("cases").EnumerateArray()
-            .ToDictionary(c => c.GetProperty("name").GetString()!, c => c.Clone());
-    });
+    private static string Folder => Path.Combine(AppContext.BaseDirectory, "bmp");
 
-    // Our words for each file Pillow refuses too (Pillow's own reason is in cases.json).
+    // By case name: the file name without ".bmp".
+    private static readonly Lazy<Dictionary<string, JsonElement>> Verdicts = new(() =>
+        PillowCorpus.Load(Folder).ToDictionary(c => Path.GetFileNameWithoutExtension(c.Key), c => c.Value));
+
+    // Our words for each file Pillow refuses too (Pillow's own reason is in verdicts.json).
     private static readonly Dictionary<string, string> Problems = new()
     {
         ["b4-grey-w10"] = "bad configuration when reading image file (BMP rows shorter than their pixels)",
@@ -73,7 +71,7 @@ public class BmpMutantTests
         return data;
     }
 
-    private static byte[] Bytes(string name) => Convert.FromBase64String(Verdicts.Value[name].GetProperty("bytes").GetString()!);
+    private static byte[] Bytes(string name) => File.ReadAllBytes(Path.Combine(Folder, name + ".bmp"));
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -109,10 +107,7 @@ public class BmpMutantTests
             Assert.False(Problems.ContainsKey(name), $"{name}: Pillow decodes it");
             Assert.Equal(verdict.GetProperty("width").GetInt32(), ours!.Width);
             Assert.Equal(verdict.GetProperty("height").GetInt32(), ours.Height);
-            using var inflate = new ZLibStream(new MemoryStream(Convert.FromBase64String(verdict.GetProperty("pixels").GetString()!)), CompressionMode.Decompress);
-            using var expected = new MemoryStream();
-            inflate.CopyTo(expected);
-            Assert.Equal(expected.ToArray(), ours.Data.ToArray());
+            Assert.Equal(PillowCorpus.Pixels(verdict), ours.Data.ToArray());
         }
         finally
         {

@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text.Json;
 using IJepa.Preprocessing;
@@ -15,11 +14,7 @@ public class DamagedImageTests
 {
     private static string Folder => Path.Combine(AppContext.BaseDirectory, "damaged");
 
-    private static readonly Lazy<Dictionary<string, JsonElement>> Verdicts = new(() =>
-    {
-        using JsonDocument document = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(Folder, "verdicts.json")));
-        return document.RootElement.GetProperty("cases").EnumerateArray().ToDictionary(c => c.GetProperty("file").GetString()!, c => c.Clone());
-    });
+    private static readonly Lazy<Dictionary<string, JsonElement>> Verdicts = new(() => PillowCorpus.Load(Folder));
 
     private static readonly Lazy<HashSet<string>> KnownDifferences = new(() =>
         [.. File.ReadAllLines(Path.Combine(Folder, "known_differences.txt")).Where(l => l.Length > 0 && l[0] != '#').Select(l => l.Split('\t')[0])]);
@@ -75,12 +70,9 @@ public class DamagedImageTests
             Assert.True(ours is not null, $"{file}: refused ({refusal?.Problem}), but Pillow reads it");
             Assert.Equal(verdict.GetProperty("width").GetInt32(), ours!.Width);
             Assert.Equal(verdict.GetProperty("height").GetInt32(), ours.Height);
-            if (verdict.TryGetProperty("pixels", out JsonElement pixels))
+            if (verdict.TryGetProperty("pixels", out _))
             {
-                using var inflate = new ZLibStream(new MemoryStream(Convert.FromBase64String(pixels.GetString()!)), CompressionMode.Decompress);
-                using var expected = new MemoryStream();
-                inflate.CopyTo(expected);
-                Assert.True(expected.ToArray().AsSpan().SequenceEqual(ours.Data), $"{file}: pixels differ from Pillow's");
+                Assert.True(PillowCorpus.Pixels(verdict).AsSpan().SequenceEqual(ours.Data), $"{file}: pixels differ from Pillow's");
             }
             else
             {

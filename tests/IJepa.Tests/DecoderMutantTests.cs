@@ -213,18 +213,9 @@ public class DecoderMutantTests
         Assert.StartsWith($"crop {width}x{height}+{left}+{top} leaves the 4x3 image", error.Message, StringComparison.Ordinal);
     }
 
-    /// <summary>A file of tests/reference/decoder (crafted by generate_decoder.py) or tests/reference/damaged, with Pillow 9.4's verdict on it.</summary>
-    private static (byte[] Bytes, JsonElement Verdict) Judged(string folder, string file)
-    {
-        string cases = Path.Combine(AppContext.BaseDirectory, folder);
-        using JsonDocument verdicts = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(cases, "verdicts.json")));
-        JsonElement verdict = verdicts.RootElement.GetProperty("cases").EnumerateArray().Single(c => c.GetProperty("file").GetString() == file).Clone();
-        return (File.ReadAllBytes(Path.Combine(cases, file)), verdict);
-    }
-
     private static ImageDecodeException Refused(string folder, string file, ImageDecoding decoding = ImageDecoding.Native)
     {
-        (byte[] bytes, JsonElement verdict) = Judged(folder, file);
+        (byte[] bytes, JsonElement verdict) = PillowCorpus.Case(folder, file);
         Assert.Equal("refuse", verdict.GetProperty("pillow").GetString());
         return Assert.Throws<ImageDecodeException>(() => Load(bytes, decoding: decoding));
     }
@@ -234,11 +225,11 @@ public class DecoderMutantTests
     {
         // Pillow reads page 1 and never looks at page 2, whose compression no decoder knows; decoding every page
         // would fail on it.
-        (byte[] bytes, JsonElement verdict) = Judged("decoder", "two-pages.tif");
+        (byte[] bytes, JsonElement verdict) = PillowCorpus.Case("decoder", "two-pages.tif");
         Assert.Equal("accept", verdict.GetProperty("pillow").GetString());
         RgbImage image = Load(bytes);
         Assert.Equal((3, 2), (image.Width, image.Height));
-        Assert.Equal(Convert.FromBase64String(verdict.GetProperty("pixels").GetString()!), image.Data.ToArray());
+        Assert.Equal(PillowCorpus.Pixels(verdict), image.Data.ToArray());
     }
 
     [Fact]
@@ -246,11 +237,11 @@ public class DecoderMutantTests
     {
         // ImageSharp identifies BigTIFF as TIFF too, but TiffStripGuard reads classic TIFF only: read as one, this file
         // claims a strip beyond its end. Pillow reads it.
-        (byte[] bytes, JsonElement verdict) = Judged("decoder", "bigtiff.tif");
+        (byte[] bytes, JsonElement verdict) = PillowCorpus.Case("decoder", "bigtiff.tif");
         Assert.Equal("accept", verdict.GetProperty("pillow").GetString());
         RgbImage image = Load(bytes);
         Assert.Equal((3, 2), (image.Width, image.Height));
-        Assert.Equal(Convert.FromBase64String(verdict.GetProperty("pixels").GetString()!), image.Data.ToArray());
+        Assert.Equal(PillowCorpus.Pixels(verdict), image.Data.ToArray());
     }
 
     [Fact]

@@ -17,6 +17,22 @@ internal static class PillowCorpus
         return document.RootElement.GetProperty("cases").EnumerateArray().ToDictionary(c => c.GetProperty("file").GetString()!, c => c.Clone());
     }
 
+    /// <summary>One file of the corpus in <paramref name="folder"/> (under the test output) and its verdict.</summary>
+    public static (byte[] Bytes, JsonElement Verdict) Case(string folder, string file)
+    {
+        string cases = Path.Combine(AppContext.BaseDirectory, folder);
+        return (File.ReadAllBytes(Path.Combine(cases, file)), Load(cases)[file]);
+    }
+
+    /// <summary>Pillow's RGB bytes for a file it accepts (stored zlib-compressed, base64).</summary>
+    public static byte[] Pixels(JsonElement verdict)
+    {
+        using var inflate = new ZLibStream(new MemoryStream(Convert.FromBase64String(verdict.GetProperty("pixels").GetString()!)), CompressionMode.Decompress);
+        using var expected = new MemoryStream();
+        inflate.CopyTo(expected);
+        return expected.ToArray();
+    }
+
     /// <summary>
     /// Decodes <paramref name="input"/> and holds it to Pillow's verdict: a file Pillow refuses must throw an
     /// <see cref="ImageDecodeException"/> naming <paramref name="source"/> (returned for further checks); a file it
@@ -34,10 +50,7 @@ internal static class PillowCorpus
         try
         {
             Assert.Equal((verdict.GetProperty("width").GetInt32(), verdict.GetProperty("height").GetInt32()), (ours.Width, ours.Height));
-            using var inflate = new ZLibStream(new MemoryStream(Convert.FromBase64String(verdict.GetProperty("pixels").GetString()!)), CompressionMode.Decompress);
-            using var expected = new MemoryStream();
-            inflate.CopyTo(expected);
-            Assert.Equal(Convert.ToHexString(expected.ToArray()), Convert.ToHexString(ours.Data));
+            Assert.Equal(Convert.ToHexString(Pixels(verdict)), Convert.ToHexString(ours.Data));
             return null;
         }
         finally

@@ -7,23 +7,15 @@ absolute runs and end of bitmap, top-down rows, cut files) and judged as transfo
 Image.open -> ImageOps.exif_transpose -> convert("RGB"), LOAD_TRUNCATED_IMAGES off.
 
     /usr/bin/python3 tests/reference/bmp/generate_bmp.py
-        rewrites tests/reference/bmp/cases.json (each file's bytes, Pillow's verdict and, where it decodes,
-        its RGB pixels as base64 of zlib)
+        rewrites tests/reference/bmp/cases/ (the files and verdicts.json)
 """
 
-import base64
-import io
-import json
 import os
 import struct
-import zlib
+import sys
 
-import numpy as np
-import PIL
-from PIL import Image, ImageFile, ImageOps
-
-assert PIL.__version__.startswith("9.4"), f"judge with Pillow 9.4 (Debian's python3-pil), not {PIL.__version__}"
-assert not ImageFile.LOAD_TRUNCATED_IMAGES
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pillow_judge import write_corpus  # noqa: E402 - the shared judge lives one folder up
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -224,29 +216,9 @@ def cases():
     return c
 
 
-def judge(data):
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im = ImageOps.exif_transpose(im)
-            rgb = np.asarray(im.convert("RGB"))
-    except Exception as e:  # noqa: BLE001 - every refusal is a verdict
-        return {"pillow": "refuse", "reason": f"{type(e).__name__}: {e}"}
-    return {"pillow": "decode", "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
-            "pixels": base64.b64encode(zlib.compress(rgb.tobytes(), 9)).decode()}
-
-
 def main():
-    out = []
-    for name, data in cases().items():
-        case = {"name": name, "bytes": base64.b64encode(data).decode()}
-        case.update(judge(data))
-        out.append(case)
-    doc = {"pillow": PIL.__version__, "generator": "tests/reference/bmp/generate_bmp.py", "cases": out}
-    with open(os.path.join(HERE, "cases.json"), "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
-    for case in out:
-        print(f"{case['name']:22} {case['pillow']:7} {case.get('reason', '')[:110]}")
+    write_corpus(os.path.join(HERE, "cases"), "tests/reference/bmp/generate_bmp.py",
+                 ((f"{name}.bmp", data) for name, data in cases().items()))
 
 
 if __name__ == "__main__":

@@ -14,17 +14,13 @@ two-headers.png       an interlaced 64x64 IHDR, then a plain 2x2 one and 2x2 pla
                       but the first's interlace flag, so the data is short and it refuses the file
 """
 
-import base64
-import json
 import os
 import struct
+import sys
 import zlib
 
-import PIL
-from PIL import Image, ImageFile, ImageOps
-
-assert PIL.__version__.startswith("9.4"), f"judge with Pillow 9.4 (Debian's python3-pil), not {PIL.__version__}"
-assert not ImageFile.LOAD_TRUNCATED_IMAGES
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pillow_judge import write_corpus  # noqa: E402 - the shared judge lives one folder up
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CASES = os.path.join(HERE, "cases")
@@ -115,27 +111,8 @@ def files():
     yield "two-headers.png", signature + ihdr(64, 64, 1) + ihdr(2, 2, 0) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
-def judge(path):
-    try:
-        with Image.open(path) as image:
-            rgb = ImageOps.exif_transpose(image).convert("RGB")
-            return {"pillow": "accept", "width": rgb.width, "height": rgb.height,
-                    "pixels": base64.b64encode(rgb.tobytes()).decode("ascii")}
-    except Exception as e:  # noqa: BLE001 - the verdict is whatever Pillow raises
-        return {"pillow": "refuse", "reason": f"{type(e).__name__}: {e}".replace(CASES + os.sep, "")}
-
-
 def main():
-    os.makedirs(CASES, exist_ok=True)
-    cases = []
-    for name, data in files():
-        path = os.path.join(CASES, name)
-        with open(path, "wb") as f:
-            f.write(data)
-        cases.append({"file": name, "size": len(data), **judge(path)})
-    with open(os.path.join(CASES, "verdicts.json"), "w") as f:
-        json.dump({"pillow": PIL.__version__, "generator": "tests/reference/decoder/generate_decoder.py", "cases": cases}, f, indent=1)
-        f.write("\n")
+    write_corpus(CASES, "tests/reference/decoder/generate_decoder.py", files())
 
 
 if __name__ == "__main__":

@@ -9,16 +9,12 @@ RGB pixels, or refuse with its exception) goes to verdicts.json, judged as trans
     /usr/bin/python3 tests/reference/gif/generate_gif.py     # rewrites tests/reference/gif/cases/
 """
 
-import hashlib
-import json
 import os
 import struct
+import sys
 
-import PIL
-from PIL import Image, ImageFile, ImageOps
-
-assert PIL.__version__.startswith("9.4"), f"judge with Pillow 9.4, not {PIL.__version__}"
-assert not ImageFile.LOAD_TRUNCATED_IMAGES
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pillow_judge import write_corpus  # noqa: E402 - the shared judge lives one folder up
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases")
 PAL4 = [(10, 20, 30), (200, 100, 50), (40, 220, 90), (250, 250, 5)]
@@ -144,33 +140,8 @@ def cases():
     return c
 
 
-def judge(path):
-    try:
-        with Image.open(path) as im:
-            rgb = ImageOps.exif_transpose(im).convert("RGB")
-            rgb.load()
-            out = {"pillow": "accept", "width": rgb.width, "height": rgb.height}
-            raw = rgb.tobytes()
-            # small pictures inline, large ones (all one colour here) by their first pixel and a digest
-            out.update({"pixels": raw.hex()} if len(raw) <= 64 else {"first": raw[:3].hex(), "sha256": hashlib.sha256(raw).hexdigest()})
-            return out
-    except Exception as e:  # noqa: BLE001 - any exception is a refusal, as for the user
-        return {"pillow": "refuse", "reason": f"{type(e).__name__}: {e}"}
-
-
 def main():
-    os.makedirs(OUT, exist_ok=True)
-    verdicts = {}
-    for name, data in cases().items():
-        path = os.path.join(OUT, f"{name}.gif")
-        with open(path, "wb") as f:
-            f.write(data)
-        verdicts[f"{name}.gif"] = judge(path)
-    with open(os.path.join(OUT, "verdicts.json"), "w") as f:
-        json.dump(verdicts, f, indent=1, sort_keys=True)
-        f.write("\n")
-    for k, v in sorted(verdicts.items()):
-        print(k, v["pillow"], v.get("reason", f"{v.get('width')}x{v.get('height')} {v.get('pixels', v.get('first'))}"))
+    write_corpus(OUT, "tests/reference/gif/generate_gif.py", ((f"{name}.gif", data) for name, data in cases().items()))
 
 
 if __name__ == "__main__":
