@@ -1,10 +1,15 @@
 """The Pillow 9.4 judge shared by the crafted-file corpora (tests/reference/<format>/generate_<format>.py).
 
 Every corpus file is judged the way transformers' load_image opens an image: Image.open -> ImageOps.exif_transpose
--> convert("RGB"), with LOAD_TRUNCATED_IMAGES = False. A corpus is a folder of files plus verdicts.json:
+-> convert("RGB"), with LOAD_TRUNCATED_IMAGES = False. load_image opens a local file by its path and anything else
+(a URL's or base64's bytes) as BytesIO, and Pillow treats the two differently in one place: from a path, ImageFile.load
+memory-maps a lone raw tile whose raw mode is the image mode, which ignores the tile's extents and takes the stride
+as given (a TIFF with RowsPerStrip 0 or a BMP whose rows are shorter than their pixels then decodes, where from bytes
+it is refused). So each file is judged both ways; the verdict is the BytesIO one, and where the path gives another
+verdict or other pixels, that one is kept too, as "from_path". A corpus is a folder of files plus verdicts.json:
 
     {"pillow": "9.4.0", "generator": "...", "cases": [{"file", "size", "pillow": "accept"|"refuse",
-      "width", "height", "pixels" (zlib + base64 RGB) | "reason", ["known_difference"]}]}
+      "width", "height", "pixels" (zlib + base64 RGB) | "reason", ["from_path": {...}], ["known_difference"]}]}
 
 which tests/IJepa.Tests/PillowCorpus.cs loads. Files whose name ends in .gz are stored gzipped (for cases over
 Pillow's 1 MiB read block); the verdict and "size" are those of the inflated bytes.
@@ -16,6 +21,7 @@ import io
 import json
 import os
 import re
+import tempfile
 import zlib
 
 import PIL
@@ -26,16 +32,31 @@ assert not ImageFile.LOAD_TRUNCATED_IMAGES
 
 
 def judge(data):
-    """Pillow's verdict on one file's bytes: its RGB pixels, or the exception it raises."""
+    """Pillow's verdict on one file's bytes, opened as load_image opens bytes, and from a path where that differs."""
+    verdict = _judge(io.BytesIO(data))
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "file")
+        with open(path, "wb") as f:
+            f.write(data)
+        from_path = _judge(path)
+    if (from_path["pillow"], from_path.get("width"), from_path.get("height"), from_path.get("pixels")) != (
+            verdict["pillow"], verdict.get("width"), verdict.get("height"), verdict.get("pixels")):
+        verdict["from_path"] = from_path
+    return verdict
+
+
+def _judge(source):
+    """Its RGB pixels, or the exception it raises; source is a BytesIO or a path."""
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with Image.open(source) as im:
             im = ImageOps.exif_transpose(im)
             rgb = im.convert("RGB")
             return {"pillow": "accept", "width": rgb.width, "height": rgb.height,
                     "pixels": base64.b64encode(zlib.compress(rgb.tobytes(), 9)).decode()}
     except Exception as e:  # noqa: BLE001 - any refusal is a verdict
-        # The message of an unidentified file names the BytesIO object by its address, which changes every run.
-        return {"pillow": "refuse", "reason": re.sub(r" <_io\.BytesIO object at 0x[0-9a-f]+>", "", f"{type(e).__name__}: {e}")}
+        # The message of an unidentified file names the BytesIO object by its address, or the path; neither is kept.
+        reason = f"{type(e).__name__}: {e}"
+        return {"pillow": "refuse", "reason": re.sub(r" (<_io\.BytesIO object at 0x[0-9a-f]+>|'[^']*')$", "", reason)}
 
 
 def write_corpus(out, generator, files, known=None):
