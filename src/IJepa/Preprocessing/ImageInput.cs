@@ -23,6 +23,9 @@ public sealed class ImageInput
     /// <summary>The file path, or the name given for a stream, buffer or image.</summary>
     public string Name { get; }
 
+    /// <summary>Whether this is a file opened by its path, which Pillow reads a little differently (see ImageLoader.Decode).</summary>
+    internal bool FromPath => _path != null;
+
     /// <summary>An image file (JPEG, PNG, GIF, BMP, TIFF, WebP, TGA, PBM).</summary>
     public static ImageInput FromFile(string path)
     {
@@ -78,7 +81,7 @@ public sealed class ImageInput
         }
         using (stream)
         {
-            return ImageLoader.Decode(stream, Name, maxPixels, decoding, reduceTo);
+            return ImageLoader.Decode(stream, Name, maxPixels, decoding, reduceTo, fromPath: _path != null);
         }
     }
 

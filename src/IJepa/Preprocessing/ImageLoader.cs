@@ -38,9 +38,11 @@ internal static class ImageLoader
     public static void ReleaseRetainedResources() => DecodeConfiguration.MemoryAllocator.ReleaseRetainedResources();
 
     // reduceTo: with ImageDecoding.NativeReduced, the shortest side a reduced JPEG decode may have.
-    public static RgbImage Decode(Stream stream, string source, long maxPixels, ImageDecoding decoding = ImageDecoding.Native, int reduceTo = 0)
+    // fromPath: the stream is a file opened by its path. Pillow memory-maps a lone raw tile only then (load_image opens
+    // a local file by its path, anything else as BytesIO), and the mapping accepts a few files that decoding refuses.
+    public static RgbImage Decode(Stream stream, string source, long maxPixels, ImageDecoding decoding = ImageDecoding.Native, int reduceTo = 0, bool fromPath = false)
     {
-        Image? image = LoadChecked(stream, source, maxPixels, decoding, reduceTo, out RgbImage? native);
+        Image? image = LoadChecked(stream, source, maxPixels, decoding, reduceTo, fromPath, out RgbImage? native);
         if (native is not null)
         {
             return native;
@@ -71,7 +73,7 @@ internal static class ImageLoader
     /// Identifies the image from its header, refuses it if it is too large, then decodes it: JPEG and WebP
     /// into <paramref name="native"/> with Pillow's native decoders when asked, anything else into the returned image.
     /// </summary>
-    private static Image? LoadChecked(Stream stream, string source, long maxPixels, ImageDecoding decoding, int reduceTo, out RgbImage? native)
+    private static Image? LoadChecked(Stream stream, string source, long maxPixels, ImageDecoding decoding, int reduceTo, bool fromPath, out RgbImage? native)
     {
         native = null;
         Stream seekable = stream;
@@ -128,7 +130,7 @@ internal static class ImageLoader
             BmpHeaderGuard.Check(seekable, source);
             if (StartsWith(seekable, PillowBmp.Handles))
             {
-                native = PillowBmp.Decode(ReadRest(seekable), source, maxPixels);
+                native = PillowBmp.Decode(ReadRest(seekable), source, maxPixels, fromPath);
                 return null;
             }
             if (StartsWith(seekable, PillowTga.Handles))

@@ -14,7 +14,8 @@ internal static class PillowBmp
 
     public static bool Handles(ReadOnlySpan<byte> head) => head.Length >= 2 && head[0] == (byte)'B' && head[1] == (byte)'M';
 
-    public static RgbImage Decode(ReadOnlySpan<byte> file, string source, long maxPixels)
+    // fromPath: opened by its path, where Pillow memory-maps an uncompressed L or P file (see the stride check below).
+    public static RgbImage Decode(ReadOnlySpan<byte> file, string source, long maxPixels, bool fromPath = false)
     {
         if (file.Length < 14)
         {
@@ -214,6 +215,24 @@ internal static class PillowBmp
             };
             long stride = ((width * bits) + 31 >> 3) & ~3L;
             long rowBytes = ((width * rawBits) + 7) / 8;
+            if (fromPath && mode == rawMode && mode is "L" or "P" && offset + (stride * h) <= file.Length)
+            {
+                // ImageFile.load memory-maps a lone raw tile whose raw mode is the image mode when the file was opened
+                // by its path and its rows fit (offset + height x stride): each row is then read from offset + y x stride,
+                // even where the stride is shorter than the row (a greyscale palette makes 1- and 4-bit files 8-bit L),
+                // which decoding refuses. The last rows then run past the end of the file, into the zeros that fill the
+                // mapping's last page.
+                long mapped = offset + (stride * (h - 1)) + rowBytes;
+                ReadOnlySpan<byte> data = file;
+                if (mapped > file.Length)
+                {
+                    byte[] padded = new byte[mapped];
+                    file.CopyTo(padded);
+                    data = padded;
+                }
+                Unpack(data, (int)offset, w, h, (int)stride, direction, rawMode, mode, palette, result.Pixels);
+                return result;
+            }
             if (stride - rowBytes < 0)
             {
                 throw new ImageDecodeException(source, "bad configuration when reading image file (BMP rows shorter than their pixels)");

@@ -106,6 +106,11 @@ def cases():
     c["b4-grey-w4"] = bmp(4, 2, 4, grid(4, 2, lambda x, y: x * 4 + y), colors=16, palette=GREY16)
     c["b4-grey-w10"] = bmp(10, 2, 4, grid(10, 2, lambda x, y: x + y), colors=16, palette=GREY16)
     c["b1-grey3-w40"] = bmp(40, 2, 1, grid(40, 2, lambda x, y: (x + y) % 2), colors=3, palette=[(0, 0, 0), (1, 1, 1), (2, 2, 2)])
+    # From a path Pillow memory-maps these (rows of 8 bytes read as 10 or more), if offset + height x stride fits the
+    # file: one byte short falls back to decoding, which refuses; a top-down one maps its rows in the other order.
+    c["b4-grey-w10-short1"] = c["b4-grey-w10"][:-1]
+    c["b4-grey-w10-topdown"] = bmp(10, 3, 4, grid(10, 3, lambda x, y: (x * 3 + y * 5) % 16), colors=16, palette=GREY16, topdown=True)
+    c["b4-grey-w12-h3"] = bmp(12, 3, 4, grid(12, 3, lambda x, y: (x * 7 + y) % 16), colors=16, palette=GREY16)
     c["b8-pal16"] = bmp(7, 3, 8, grid(7, 3, lambda x, y: (x * 37 + y * 11) % 40), colors=16, palette=COLOURS16)
     c["b8-grey"] = bmp(5, 3, 8, grid(5, 3, lambda x, y: x * 50 + y * 3), colors=256, palette=[(i, i, i) for i in range(256)])
     c["b8-grey300"] = bmp(5, 2, 8, grid(5, 2, lambda x, y: x * 40 + y), colors=300,
