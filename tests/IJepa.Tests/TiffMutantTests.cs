@@ -32,12 +32,27 @@ public class TiffMutantTests
         JsonElement verdict = Verdicts.Value[file];
         string path = Path.Combine(Folder, file);
         PillowCorpus.AssertVerdict(verdict, ImageInput.FromFile(path), path);
+        // The same bytes not from a path: Pillow then never memory-maps (see ImageLoader.Decode).
+        PillowCorpus.AssertVerdict(verdict, ImageInput.FromBytes(File.ReadAllBytes(path), path), path);
+    }
+
+    [Theory]
+    [InlineData("l-rps0.tif", "tile cannot extend outside image (TIFF RowsPerStrip is 0)")]
+    [InlineData("l-one-strip-at-end.tif", "image file is truncated: the TIFF strip at offset 134 has 4 of its 15 bytes")]
+    [InlineData("rgbx-one-strip-at-end.tif", "image file is truncated: the TIFF strip at offset 198 has 4 of its 60 bytes")]
+    public void From_bytes_a_lone_strip_is_decoded_not_mapped(string file, string problem)
+    {
+        // From a path these are memory-mapped: the first is then read whole (Pillow accepts it), the others are
+        // "buffer is not large enough" (Raw_reader_refusals_name_the_problem).
+        string path = Path.Combine(Folder, file);
+        var refusal = Assert.Throws<ImageDecodeException>(() => ImageInput.FromBytes(File.ReadAllBytes(path), file).Decode(1L << 28).Release());
+        Assert.Equal(problem, refusal.Problem);
     }
 
     // Messages the raw reader words itself; the numbers follow from the 5 × 3 layout the generator writes.
     [Theory]
-    [InlineData("l-rps0.tif", "tile cannot extend outside image (TIFF RowsPerStrip is 0)")]
     [InlineData("l-one-strip-at-end.tif", "buffer is not large enough: the TIFF's pixels need 15 bytes from offset 134")]
+    [InlineData("rgbx-one-strip-at-end.tif", "buffer is not large enough: the TIFF's pixels need 60 bytes from offset 198")]
     [InlineData("rgba-one-strip-at-end.tif", "buffer is not large enough: the TIFF's pixels need 60 bytes from offset 198")]
     [InlineData("li-one-strip-at-end.tif", "image file is truncated: the TIFF strip at offset 134 has 4 of its 15 bytes")]
     [InlineData("rgb-one-strip-at-end.tif", "image file is truncated: the TIFF strip at offset 170 has 4 of its 45 bytes")]

@@ -147,7 +147,7 @@ internal static class ImageLoader
             {
                 byte[] tiff = ReadRest(seekable);
                 seekable.Position = start;
-                if (PillowTiffRaw.TryDecode(tiff, source, maxPixels, out native))
+                if (PillowTiffRaw.TryDecode(tiff, source, maxPixels, out native, fromPath))
                 {
                     return null;
                 }

@@ -15,8 +15,11 @@ internal static class PillowTiffRaw
         FillOrder = 266, StripOffsets = 273, Orientation = 274, SamplesPerPixel = 277, RowsPerStrip = 278,
         PlanarConfiguration = 284, TileOffsets = 324, ExtraSamples = 338, SampleFormat = 339;
 
-    /// <summary>Decodes the file if it is one Pillow reads with its own raw decoder; false leaves it to ImageSharp.</summary>
-    public static bool TryDecode(byte[] file, string source, long maxPixels, out RgbImage? image)
+    /// <summary>
+    /// Decodes the file if it is one Pillow reads with its own raw decoder; false leaves it to ImageSharp.
+    /// <paramref name="fromPath"/>: opened by its path, where Pillow memory-maps a lone L, RGBX or RGBA strip.
+    /// </summary>
+    public static bool TryDecode(byte[] file, string source, long maxPixels, out RgbImage? image, bool fromPath = false)
     {
         image = null;
         Dictionary<ushort, long[]>? tags = ReadFirstIfd(file);
@@ -60,7 +63,7 @@ internal static class PillowTiffRaw
             (1, 1, -1) => ("L", "L"),
             (0, 1, -1) => ("L", "L;I"),
             (2, 3, -1) => ("RGB", "RGB"),
-            (2, 4, 0) => ("RGB", "RGBX"),
+            (2, 4, 0) => ("RGBX", "RGBX"),
             (2, 4, 2) => ("RGBA", "RGBA"),
             _ => null,
         };
@@ -77,11 +80,15 @@ internal static class PillowTiffRaw
         ImageLoader.CheckSize((int)width, (int)height, source, maxPixels);
         int pixelBytes = (int)samples;
         long rowsPerStrip = Scalar(RowsPerStrip, height);
-        if (rowsPerStrip <= 0)
+        long[] offsets = tags[StripOffsets];
+        // ImageFile.load memory-maps a lone raw tile whose raw mode is the image mode, from a path only, and only if
+        // its offset is inside the file: the whole image is then read from that offset, whatever the tile's extents.
+        bool mapped = fromPath && offsets.Length == 1 && mode == rawMode && mode is ("L" or "RGBX" or "RGBA")
+            && offsets[0] >= 0 && offsets[0] <= file.Length;
+        if (rowsPerStrip <= 0 && !mapped)
         {
             throw new ImageDecodeException(source, "tile cannot extend outside image (TIFF RowsPerStrip is 0)");
         }
-        long[] offsets = tags[StripOffsets];
 
         // The tiles _setup builds: strips top to bottom, starting over at the top once past the last row.
         var tiles = new List<(long Offset, long Top, long Bottom)>();
@@ -98,10 +105,8 @@ internal static class PillowTiffRaw
         int w = (int)width, h = (int)height;
         int lineBytes = w * pixelBytes;
         byte[] rows = new byte[checked((long)lineBytes * h)];
-        bool mapped = tiles.Count == 1 && mode == rawMode && mode is "L" or "RGBA";
-        if (mapped && tiles[0].Offset >= 0 && tiles[0].Offset <= file.Length)
+        if (mapped)
         {
-            // ImageFile.load memory-maps a lone raw tile whose raw mode is the image mode: the whole image from its offset.
             if (tiles[0].Offset + rows.LongLength > file.Length)
             {
                 throw new ImageDecodeException(source, $"buffer is not large enough: the TIFF's pixels need {rows.Length} bytes from offset {tiles[0].Offset}");
