@@ -275,6 +275,25 @@ public class OneDnnRouteTests
     }
 
     [Fact]
+    public void A_cpu_without_avx512_or_avx_ne_convert_runs_no_bfloat16_through_oneDnn()
+    {
+        // oneDNN's bfloat16 inner product needs AVX-512 (or AVX-NE-CONVERT, or AMX); on an AVX2-only CPU the probe
+        // must fail and say so, or every bfloat16 projection would try oneDNN, fail and fall back.
+        if (!File.Exists("/proc/cpuinfo"))
+        {
+            return;
+        }
+        string[] flags = File.ReadLines("/proc/cpuinfo").First(l => l.StartsWith("flags", StringComparison.Ordinal)).Split(' ');
+        if (flags.Any(f => f.StartsWith("avx512", StringComparison.Ordinal) || f is "avx_ne_convert" || f.StartsWith("amx", StringComparison.Ordinal)))
+        {
+            return;
+        }
+        Assert.False(OneDnnLinear.BFloat16Supported);
+        using var scope = NewDisposeScope();
+        Assert.False(OneDnnLinear.Applies(ones(2, 16, dtype: ScalarType.BFloat16)));
+    }
+
+    [Fact]
     public void A_failed_float32_call_switches_float32_off_and_leaves_bfloat16_alone()
     {
         using var scope = NewDisposeScope();
