@@ -53,11 +53,23 @@ internal static class PillowPnm
             }
             maxval = (int)value;
         }
-        if (width < 1 || height < 1 || width > int.MaxValue || height > int.MaxValue)
+        if (width < 1 || height < 1)
         {
             throw new ImageDecodeException(source, $"cannot identify image file: the image claims {width}x{height} pixels");
         }
-        ImageLoader.CheckSize((int)width, (int)height, source, maxPixels);
+        // Pillow's decompression-bomb check comes next and refuses sizes past int.MaxValue as well, so ours does
+        // too. Two ten-digit sizes overflow a long; their product fits a decimal.
+        decimal pixels = (decimal)width * height;
+        if (pixels > maxPixels)
+        {
+            throw new ImageDecodeException(source,
+                $"{width}x{height} = {pixels:N0} pixels exceeds the limit of {maxPixels:N0} (a possible decompression bomb; raise PreprocessingOptions.MaxPixels to allow it)");
+        }
+        if (width > int.MaxValue || height > int.MaxValue)
+        {
+            // Only under a pixel limit above int.MaxValue; Pillow without its bomb check overflows here.
+            throw new ImageDecodeException(source, $"signed integer is greater than maximum: the image claims {width}x{height} pixels");
+        }
         int w = (int)width;
         int h = (int)height;
         // Grey with more than 8 bits becomes Pillow's mode "I": 16-bit values whose RGB conversion clips at 255.
@@ -131,12 +143,35 @@ internal static class PillowPnm
         }
         if (length > MaxToken)
         {
-            throw new ImageDecodeException(source, $"Token too long in file header: {Ascii(token[..length])}");
+            // Pillow decodes the token as UTF-8 here (and fails on bytes that are not: a known difference).
+            throw new ImageDecodeException(source, $"Token too long in file header: {System.Text.Encoding.UTF8.GetString(token[..length])}");
         }
-        return PythonInt(token[..length]) ?? throw new ImageDecodeException(source, $"invalid literal for int() with base 10: b'{Ascii(token[..length])}'");
+        return PythonInt(token[..length]) ?? throw IntError(token[..length], source);
     }
 
-    private static string Ascii(ReadOnlySpan<byte> bytes) => System.Text.Encoding.Latin1.GetString(bytes);
+    private static ImageDecodeException IntError(ReadOnlySpan<byte> token, string source) =>
+        new(source, $"invalid literal for int() with base 10: {Repr(token)}");
+
+    // Python's repr of bytes, as Pillow's messages about tokens show them: b'...', or b"..." when only single
+    // quotes occur; a backslash and the quote escaped, bytes outside printable ASCII as \xhh. Tokens never hold
+    // whitespace, so \t, \n and \r do not arise.
+    private static string Repr(ReadOnlySpan<byte> bytes)
+    {
+        char quote = bytes.Contains((byte)'\'') && !bytes.Contains((byte)'"') ? '"' : '\'';
+        var text = new System.Text.StringBuilder("b").Append(quote);
+        foreach (byte b in bytes)
+        {
+            text.Append(b == quote || b == (byte)'\\' ? $"\\{(char)b}" : b is >= 0x20 and < 0x7F ? ((char)b).ToString() : $"\\x{b:x2}");
+        }
+        return text.Append(quote).ToString();
+    }
+
+    // A message Pillow raises as bytes: the text of its repr.
+    private static string BytesMessage(string prefix, ReadOnlySpan<byte> bytes)
+    {
+        string repr = Repr([.. System.Text.Encoding.ASCII.GetBytes(prefix), .. bytes]);
+        return repr[2..^1];
+    }
 
     // int(b"...") in Python: an optional sign, then ASCII digits with single underscores between them.
     private static long? PythonInt(ReadOnlySpan<byte> token)
@@ -312,7 +347,7 @@ internal static class PillowPnm
                 }
                 if (c is not ((byte)'0' or (byte)'1'))
                 {
-                    throw new ImageDecodeException(source, $"Invalid token for this mode: {(char)c}");
+                    throw new ImageDecodeException(source, BytesMessage("Invalid token for this mode: ", [c]));
                 }
             }
             foreach (byte c in block)
@@ -362,16 +397,16 @@ internal static class PillowPnm
                 tokens.RemoveAt(tokens.Count - 1);
                 if (half.Count > MaxToken)
                 {
-                    throw new ImageDecodeException(source, $"Token too long found in data: {Ascii([.. half.Take(MaxToken + 1)])}");
+                    throw new ImageDecodeException(source, BytesMessage("Token too long found in data: ", [.. half.Take(MaxToken + 1)]));
                 }
             }
             foreach (List<byte> token in tokens)
             {
                 if (token.Count > MaxToken)
                 {
-                    throw new ImageDecodeException(source, $"Token too long found in data: {Ascii([.. token.Take(MaxToken + 1)])}");
+                    throw new ImageDecodeException(source, BytesMessage("Token too long found in data: ", [.. token.Take(MaxToken + 1)]));
                 }
-                long value = PythonInt([.. token]) ?? throw new ImageDecodeException(source, $"invalid literal for int() with base 10: b'{Ascii([.. token])}'");
+                long value = PythonInt([.. token]) ?? throw IntError([.. token], source);
                 if (value > maxval)
                 {
                     throw new ImageDecodeException(source, $"Channel value too large for this mode: {value.ToString(CultureInfo.InvariantCulture)}");
