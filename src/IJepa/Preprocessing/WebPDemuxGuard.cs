@@ -33,6 +33,13 @@ internal static class WebPDemuxGuard
         {
             throw new ImageDecodeException(source, $"could not create decoder object (libwebp's demuxer: {problem})");
         }
+        // WebPAnimDecoderNew first runs WebPGetFeatures over the whole file, whose VP8X parser wants exactly 10 bytes
+        // where the demuxer takes any size of 10 or more; of what that check refuses, only this gets past
+        // the demuxer. It runs second here so that a file both refuse is explained by the demuxer.
+        if (!simple && BinaryPrimitives.ReadUInt32LittleEndian(file[16..]) is var vp8xSize and not Vp8xChunkSize)
+        {
+            throw new ImageDecodeException(source, $"could not create decoder object (WebPGetFeatures: a VP8X chunk of {vp8xSize} bytes, not {Vp8xChunkSize})");
+        }
     }
 
     private sealed class Frame
@@ -383,7 +390,8 @@ internal static class WebPDemuxGuard
                     _frames.Add(frame);
                 }
             }
-            _start = startOffset + frameChunkSize;
+            // No skip to the ANMF chunk's end: demux.c goes on from where StoreFrame stopped, so bytes left inside
+            // the ANMF chunk are read as the next top-level chunks.
             return status;
         }
 
