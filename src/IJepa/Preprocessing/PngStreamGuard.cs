@@ -9,7 +9,9 @@ namespace IJepa.Preprocessing;
 /// the IDAT data to inflate to every row ("image file is truncated" when it runs out, "broken data stream" on
 /// a zlib error, including a wrong Adler-32 that arrives with the last row's data), and wants every chunk it
 /// reads after the image data to be complete. ImageSharp instead fills rows the stream lacks and checks the
-/// CRCs of IDAT and IEND, so a file Pillow reads gets its CRCs from the first IDAT on recomputed for it.
+/// CRCs of IDAT and IEND, so a file Pillow reads gets its CRCs from the first IDAT on recomputed for it; where
+/// ImageSharp would read other pixels than Pillow (a short or missing palette, interlace method 2, DDAT data, an
+/// eXIf after the image data, a stream that ends early) it gets a rebuilt file that says what Pillow reads.
 /// </summary>
 internal static class PngStreamGuard
 {
@@ -25,7 +27,7 @@ internal static class PngStreamGuard
             return file;
         }
         int p = 8;
-        int width = 0, height = 0, depth = 0, colorType = 0, interlace = 0;
+        int width = 0, height = 0, depth = 0, colorType = 0, interlace = 0, ihdrAt = 0;
         bool header = false;
         while (true)
         {
@@ -51,6 +53,11 @@ internal static class PngStreamGuard
             {
                 throw new ImageDecodeException(source, $"Truncated File Read: PNG chunk {System.Text.Encoding.ASCII.GetString(type)} is cut short");
             }
+            if (type.SequenceEqual("IHDR"u8) && length < 13)
+            {
+                // PngStream.chunk_IHDR, before the CRC is read.
+                throw new ImageDecodeException(source, $"Truncated IHDR chunk ({length} bytes)");
+            }
             if (file.Length - p - 8 - length < 4)
             {
                 throw new ImageDecodeException(source, $"broken PNG file (incomplete checksum in {System.Text.Encoding.ASCII.GetString(type)})");
@@ -61,13 +68,14 @@ internal static class PngStreamGuard
             {
                 throw new ImageDecodeException(source, $"broken PNG file (bad header checksum in {System.Text.Encoding.ASCII.GetString(type)})");
             }
-            if (type.SequenceEqual("IHDR"u8) && length >= 13)
+            if (type.SequenceEqual("IHDR"u8))
             {
                 width = (int)Math.Min(int.MaxValue, BinaryPrimitives.ReadUInt32BigEndian(data));
                 height = (int)Math.Min(int.MaxValue, BinaryPrimitives.ReadUInt32BigEndian(data[4..]));
                 depth = data[8];
                 colorType = data[9];
                 interlace = data[12];
+                ihdrAt = p;
                 header = true;
                 // Before any row buffer exists: a bomb is refused as such, not inflated.
                 ImageLoader.CheckSize(width, height, source, maxPixels);
@@ -81,7 +89,8 @@ internal static class PngStreamGuard
         }
         long bitsPerPixel = (long)channels * depth;
         var rows = new List<long>(); // filtered row lengths (filter byte included), in stream order
-        if (interlace == 1)
+        // Pillow reads any non-zero interlace method as Adam7.
+        if (interlace != 0)
         {
             ReadOnlySpan<(int X, int Y, int Dx, int Dy)> passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)];
             foreach ((int x, int y, int dx, int dy) in passes)
@@ -102,26 +111,30 @@ internal static class PngStreamGuard
             return file;
         }
 
-        // The IDAT data as PngImageFile.load_read hands it over: consecutive IDAT chunks, one chunk per read.
+        // The IDAT data as PngImageFile.load_read hands it over: consecutive IDAT (or DDAT) chunks, one chunk per read.
         var pieces = new List<(int Offset, int Length)>();
         int q = p;
+        bool ddat = false, cut = false;
         while (file.Length - q >= 8)
         {
             uint length = BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q));
-            if (!file.AsSpan(q + 4, 4).SequenceEqual("IDAT"u8))
+            bool isDdat = file.AsSpan(q + 4, 4).SequenceEqual("DDAT"u8);
+            if (!isDdat && !file.AsSpan(q + 4, 4).SequenceEqual("IDAT"u8))
             {
                 break;
             }
+            ddat |= isDdat;
             int available = (int)Math.Min(length, (uint)(file.Length - q - 8));
             pieces.Add((q + 8, available));
             if (available < length)
             {
                 q = file.Length;
+                cut = true;
                 break;
             }
-            q += 12 + (int)length;
+            q = (int)Math.Min(file.Length, q + 12L + length);
         }
-        string? problem = Inflate(file, pieces, rows, out bool complete, out long inflated);
+        string? problem = Inflate(file, pieces, rows, out bool complete, out long inflated, out int lastPiece, out bool clean);
         if (problem is not null)
         {
             throw new ImageDecodeException(source, problem);
@@ -131,74 +144,130 @@ internal static class PngStreamGuard
             throw new ImageDecodeException(source, "image file is truncated: the PNG's image data ends before its last row");
         }
 
+        if (cut && lastPiece < pieces.Count - 1)
+        {
+            // PngImageFile.load_end reads the image data chunks the decoder did not need whole, like any other.
+            throw new ImageDecodeException(source, "Truncated File Read: PNG chunk IDAT after the image data is cut short");
+        }
+
         // Chunks after the image data: Pillow reads each one whole (no CRC check) until IEND or a malformed header.
         int trailing = q;
-        while (file.Length - q >= 12)
+        int exifAfter = -1;
+        while (file.Length - q >= 8)
         {
-            uint length = BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q + 4));
-            ReadOnlySpan<byte> type = file.AsSpan(q + 8, 4);
+            uint length = BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q));
+            ReadOnlySpan<byte> type = file.AsSpan(q + 4, 4);
             if (!IsChunkType(type) || type.SequenceEqual("IEND"u8))
             {
                 break;
             }
-            if (length > file.Length - q - 12)
+            if (length > file.Length - q - 8)
             {
                 throw new ImageDecodeException(source, $"Truncated File Read: PNG chunk {System.Text.Encoding.ASCII.GetString(type)} after the image data is cut short");
             }
-            q += 12 + (int)length;
+            if (type.SequenceEqual("eXIf"u8))
+            {
+                exifAfter = q;
+            }
+            q = (int)Math.Min(file.Length, q + 12L + length); // the CRC may be missing: Pillow's read of it just comes back short
+        }
+        // exif_transpose loads the image for an eXIf after the image data (the last one counts) only when there is
+        // none before it; ImageSharp ignores it there, so the rebuilt file carries it before the image data.
+        if (exifAfter >= 0 && HasChunk(file, p, "eXIf"u8))
+        {
+            exifAfter = -1;
         }
         long needed = 0;
         foreach (long length in rows)
         {
             needed += length;
         }
-        bool regular = inflated == needed && pieces.TrueForAll(piece => piece.Length > 0)
+        bool regular = inflated == needed && clean && !ddat && exifAfter < 0 && pieces.TrueForAll(piece => piece.Length > 0)
             && file.Length - q >= 12 && file.AsSpan(q, 8).SequenceEqual("\0\0\0\0IEND"u8);
-        byte[] repaired = PadPalette(file, p, colorType, depth);
+        byte[] repaired = Interlace(PadPalette(file, p, colorType, depth, source), ihdrAt, interlace);
         if (regular)
         {
             return RepairCrcs(repaired, p + repaired.Length - file.Length);
         }
         // ImageSharp refuses an empty IDAT, an IDAT or an IEND cut short, and hangs on short interlaced data, where
         // Pillow reads what the stream gives: hand it the rows Pillow decoded, zeros for the rest, in a clean file.
-        return Rebuild(repaired, p, file, pieces, rows, needed, trailing, q);
+        return Rebuild(repaired, p, file, pieces, rows, needed, trailing, q, exifAfter);
     }
 
     /// <summary>
     /// Pillow gives palette indices past the PLTE entries the grey of a new palette's ramp (i, i, i); ImageSharp
     /// does not, so a short PLTE is padded with that ramp up to the indices the bit depth allows.
     /// </summary>
-    private static byte[] PadPalette(byte[] file, int firstIdat, int colorType, int depth)
+    private static byte[] PadPalette(byte[] file, int firstIdat, int colorType, int depth, string source)
     {
         if (colorType != 3 || depth > 8)
         {
             return file;
         }
         int limit = 1 << depth;
+        int at = firstIdat, length = 0; // no PLTE: Pillow's palette is the whole ramp, in a PLTE put before the first IDAT
         for (int q = 8; q + 12 <= firstIdat;)
         {
-            int length = (int)BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q));
+            int size = (int)BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q));
             if (file.AsSpan(q + 4, 4).SequenceEqual("PLTE"u8))
             {
-                if (length % 3 != 0 || length / 3 >= limit)
-                {
-                    return file;
-                }
-                byte[] padded = new byte[file.Length + ((limit * 3) - length)];
-                file.AsSpan(0, q + 8 + length).CopyTo(padded);
-                BinaryPrimitives.WriteUInt32BigEndian(padded.AsSpan(q), (uint)(limit * 3));
-                for (int i = length / 3; i < limit; i++)
-                {
-                    padded[q + 8 + (i * 3)] = padded[q + 8 + (i * 3) + 1] = padded[q + 8 + (i * 3) + 2] = (byte)i;
-                }
-                int crcAt = q + 8 + (limit * 3);
-                BinaryPrimitives.WriteUInt32BigEndian(padded.AsSpan(crcAt), Crc(padded.AsSpan(q + 4, 4 + (limit * 3))));
-                file.AsSpan(q + 12 + length).CopyTo(padded.AsSpan(crcAt + 4));
-                return padded;
+                at = q;
+                length = size;
+                break;
             }
-            q += 12 + length;
+            q += 12 + size;
         }
-        return file;
+        // putpalette takes whole entries only (8 bytes are 2 entries) and no more than 256 of them.
+        int entries = length / 3;
+        if (entries > 256)
+        {
+            throw new ImageDecodeException(source, $"invalid palette size ({entries} PLTE entries)");
+        }
+        int kept = Math.Max(entries, limit);
+        if (at < firstIdat && kept * 3 == length)
+        {
+            return file;
+        }
+        int old = at < firstIdat ? 12 + length : 0;
+        byte[] padded = new byte[file.Length - old + 12 + (kept * 3)];
+        file.AsSpan(0, at).CopyTo(padded);
+        BinaryPrimitives.WriteUInt32BigEndian(padded.AsSpan(at), (uint)(kept * 3));
+        "PLTE"u8.CopyTo(padded.AsSpan(at + 4));
+        file.AsSpan(at + 8, entries * 3).CopyTo(padded.AsSpan(at + 8));
+        for (int i = entries; i < kept; i++)
+        {
+            padded[at + 8 + (i * 3)] = padded[at + 8 + (i * 3) + 1] = padded[at + 8 + (i * 3) + 2] = (byte)i;
+        }
+        int crcAt = at + 8 + (kept * 3);
+        BinaryPrimitives.WriteUInt32BigEndian(padded.AsSpan(crcAt), Crc(padded.AsSpan(at + 4, 4 + (kept * 3))));
+        file.AsSpan(at + old).CopyTo(padded.AsSpan(crcAt + 4));
+        return padded;
+    }
+
+    /// <summary>ImageSharp reads only interlace method 1 as Adam7, Pillow any non-zero one: the header says 1 for it.</summary>
+    private static byte[] Interlace(byte[] file, int ihdrAt, int interlace)
+    {
+        if (interlace is 0 or 1)
+        {
+            return file;
+        }
+        byte[] copy = (byte[])file.Clone();
+        int length = (int)BinaryPrimitives.ReadUInt32BigEndian(copy.AsSpan(ihdrAt));
+        copy[ihdrAt + 8 + 12] = 1;
+        BinaryPrimitives.WriteUInt32BigEndian(copy.AsSpan(ihdrAt + 8 + length), Crc(copy.AsSpan(ihdrAt + 4, 4 + length)));
+        return copy;
+    }
+
+    private static bool HasChunk(byte[] file, int end, ReadOnlySpan<byte> kind)
+    {
+        for (int q = 8; q + 12 <= end; q += 12 + (int)BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q)))
+        {
+            if (file.AsSpan(q + 4, 4).SequenceEqual(kind))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>
@@ -206,13 +275,13 @@ internal static class PngStreamGuard
     /// padded PLTE, so its first IDAT sits <c>head.Length - file.Length</c> later), the rows Pillow inflates followed
     /// by zero rows in fresh IDAT chunks, the complete chunks after the image data, and an IEND.
     /// </summary>
-    private static byte[] Rebuild(byte[] head, int firstIdat, byte[] file, List<(int Offset, int Length)> pieces, List<long> rows, long needed, int trailing, int trailingEnd)
+    private static byte[] Rebuild(byte[] head, int firstIdat, byte[] file, List<(int Offset, int Length)> pieces, List<long> rows, long needed, int trailing, int trailingEnd, int exifAfter)
     {
         int shift = head.Length - file.Length;
         using var zlib = new MemoryStream();
         using (var deflate = new ZLibStream(zlib, CompressionLevel.Fastest, leaveOpen: true))
         {
-            Inflate(file, pieces, rows, out _, out long inflated, deflate);
+            Inflate(file, pieces, rows, out _, out long inflated, out _, out _, deflate);
             byte[] zeros = new byte[64 * 1024];
             for (long left = needed - inflated; left > 0; left -= zeros.Length)
             {
@@ -221,6 +290,10 @@ internal static class PngStreamGuard
         }
         using var output = new MemoryStream();
         output.Write(head, 0, firstIdat + shift);
+        if (exifAfter >= 0)
+        {
+            WriteChunk(output, "eXIf"u8, file.AsSpan(exifAfter + 8, (int)BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(exifAfter))));
+        }
         byte[] compressed = zlib.GetBuffer();
         const int MaxChunk = 1 << 20;
         for (int at = 0; at < zlib.Length; at += MaxChunk)
@@ -229,8 +302,11 @@ internal static class PngStreamGuard
         }
         for (int q = trailing; q < trailingEnd;)
         {
-            int length = (int)BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q + 4));
-            WriteChunk(output, file.AsSpan(q + 8, 4), file.AsSpan(q + 12, length));
+            int length = (int)BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q));
+            if (q != exifAfter)
+            {
+                WriteChunk(output, file.AsSpan(q + 4, 4), file.AsSpan(q + 8, length));
+            }
             q += 12 + length;
         }
         WriteChunk(output, "IEND"u8, []);
@@ -304,14 +380,19 @@ internal static class PngStreamGuard
     /// <param name="rows">The filtered rows' lengths, in stream order.</param>
     /// <param name="complete">Whether Pillow's decoder finishes (every row, or a stream that ends on a row boundary).</param>
     /// <param name="inflated">How many bytes of rows were read whole.</param>
+    /// <param name="lastPiece">The piece the decoder stopped in (the chunks after it are read whole).</param>
+    /// <param name="clean">Whether what follows the rows inflates without an error (ImageSharp reads it, Pillow does not).</param>
     /// <param name="rowsOut">Where those rows go, if anywhere.</param>
-    private static string? Inflate(byte[] file, List<(int Offset, int Length)> pieces, List<long> rows, out bool complete, out long inflated, Stream? rowsOut = null)
+    private static string? Inflate(byte[] file, List<(int Offset, int Length)> pieces, List<long> rows, out bool complete, out long inflated, out int lastPiece, out bool clean, Stream? rowsOut = null)
     {
         complete = false;
         inflated = 0;
+        clean = true;
+        var input = new PieceStream(file, pieces);
+        lastPiece = 0;
         try
         {
-            using var inflate = new ZLibStream(new PieceStream(file, pieces), CompressionMode.Decompress);
+            using var inflate = new ZLibStream(input, CompressionMode.Decompress);
             byte[] row = new byte[(int)Math.Min(rows.Max(), 1L << 30)];
             uint adler = 1;
             long total = 0;
@@ -322,6 +403,7 @@ internal static class PngStreamGuard
                 {
                     // ZipDecode stops without an error when the zlib stream ends on a row boundary (later rows stay black).
                     complete = true;
+                    lastPiece = input.Piece;
                     return null;
                 }
                 if (got < length)
@@ -338,11 +420,36 @@ internal static class PngStreamGuard
                 inflated = total;
             }
             complete = true;
+            lastPiece = input.Piece;
+            clean = Drains(inflate, row);
             return null;
         }
         catch (Exception e) when (e is InvalidDataException or IOException)
         {
             return $"broken data stream when reading image file (the PNG's zlib data: {e.Message})";
+        }
+    }
+
+    /// <summary>Whether the rest of the stream (its Adler-32, at most 64 KiB of extra data) inflates without an error.</summary>
+    private static bool Drains(Stream inflate, byte[] buffer)
+    {
+        try
+        {
+            long extra = 0;
+            int n;
+            while ((n = inflate.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                extra += n;
+                if (extra > 1 << 16)
+                {
+                    return false;
+                }
+            }
+            return true;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            return false;
         }
     }
 
@@ -401,6 +508,9 @@ internal static class PngStreamGuard
     private sealed class PieceStream(byte[] file, List<(int Offset, int Length)> pieces) : Stream
     {
         private int _piece, _within;
+
+        /// <summary>The piece the last read came from.</summary>
+        public int Piece => Math.Min(_piece, pieces.Count - 1);
 
         public override bool CanRead => true;
 
