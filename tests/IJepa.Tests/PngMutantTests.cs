@@ -36,6 +36,22 @@ public class PngMutantTests
     }
 
     [Theory]
+    [InlineData("adam7-1x1.png", 1, 1)]
+    [InlineData("adam7-2x1.png", 2, 1)]
+    [InlineData("adam7-1x2.png", 1, 2)]
+    [InlineData("adam7-3x3.png", 3, 3)]
+    [InlineData("adam7-4x5.png", 4, 5)]
+    [InlineData("adam7-1x7.png", 1, 7)]
+    [InlineData("adam7-1x1-d1.png", 1, 1)]
+    public async Task A_narrow_interlaced_png_is_refused_rather_than_hanging_imagesharp(string file, int width, int height)
+    {
+        // A known difference (Pillow reads these valid files): ImageSharp 2.1 hangs on some and misreads others.
+        Assert.True(Verdicts.Value[file].TryGetProperty("known_difference", out _));
+        string problem = await Task.Run(() => Refusal(file)).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal($"an interlaced PNG under 5 pixels wide ({width}x{height}) is not decoded: ImageSharp 2.1 cannot read its empty Adam7 passes", problem);
+    }
+
+    [Theory]
     [MemberData(nameof(Cases))]
     public async Task Each_file_gets_pillows_verdict_and_pixels(string file)
     {

@@ -184,6 +184,13 @@ internal static class PngStreamGuard
         }
         bool regular = inflated == needed && clean && !ddat && exifAfter < 0 && pieces.TrueForAll(piece => piece.Length > 0)
             && file.Length - q >= 12 && file.AsSpan(q, 8).SequenceEqual("\0\0\0\0IEND"u8);
+        if (interlace != 0 && width <= 4)
+        {
+            // ImageSharp 2.1 mishandles an Adam7 pass with no columns but some rows: on these valid files it hangs
+            // (1x1, 2x1, 1x2, 1x7), refuses them or misplaces pixels. Pillow reads them; a clear refusal is the lesser
+            // difference until the guard de-interlaces them itself.
+            throw new ImageDecodeException(source, $"an interlaced PNG under 5 pixels wide ({width}x{height}) is not decoded: ImageSharp 2.1 cannot read its empty Adam7 passes");
+        }
         byte[] repaired = Interlace(PadPalette(file, p, colorType, depth, source), ihdrAt, interlace);
         if (regular)
         {

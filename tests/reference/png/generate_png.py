@@ -32,7 +32,8 @@ ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (
 
 # Known differences from Pillow (file -> reason); the tests skip these files' verdicts. Neither guard causes them:
 # ImageSharp 2.1 decodes these valid files wrongly, and the guards hand them over unchanged.
-ADAM7_NARROW = "ImageSharp 2.1 mishandles an Adam7 pass with no columns but some rows (images under 5 pixels wide): it hangs, refuses or misplaces pixels"
+ADAM7_NARROW = ("ImageSharp 2.1 mishandles an Adam7 pass with no columns but some rows (images under 5 pixels wide): it hangs, "
+                "refuses or misplaces pixels; PngStreamGuard refuses them with its own words instead")
 SPLIT = "ImageSharp 2.1 throws IndexOutOfRangeException on a zlib stream split into one-byte IDAT chunks"
 KNOWN = {
     "adam7-1x1.png": ADAM7_NARROW, "adam7-2x1.png": ADAM7_NARROW, "adam7-1x2.png": ADAM7_NARROW, "adam7-3x3.png": ADAM7_NARROW,
