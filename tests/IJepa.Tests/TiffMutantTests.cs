@@ -10,9 +10,10 @@ namespace IJepa.Tests;
 /// <summary>
 /// Mutation-testing checks for the TIFF path: small striped TIFFs crafted byte by byte by
 /// tests/reference/tiff/generate_tiff.py (byte orders, RowsPerStrip values, strips out of order, repeated and past
-/// the end, StripByteCounts missing/zero/short, BitsPerSample counts, ExtraSamples, SampleFormat, header damage, and
-/// LZW/Deflate/PackBits with broken data), each given Pillow 9.4's verdict and RGB pixels; the exact refusal
-/// messages of <see cref="PillowTiffRaw"/>; and <see cref="BoundedAllocator"/>'s budget arithmetic, refusal,
+/// the end, StripByteCounts missing/zero/short, BitsPerSample counts, ExtraSamples, SampleFormat, header damage,
+/// tags of every integer type and BYTE-typed tags Pillow keeps as bytes, and LZW/Deflate/PackBits strips good, cut,
+/// padded and past the end of the file), each given Pillow 9.4's verdict and RGB pixels; the exact refusal
+/// messages of <see cref="PillowTiffRaw"/> and <see cref="TiffStripGuard"/>; and <see cref="BoundedAllocator"/>'s budget arithmetic, refusal,
 /// and release of what its owners hold.
 /// </summary>
 public class TiffMutantTests
@@ -68,6 +69,78 @@ public class TiffMutantTests
         var refusal = Assert.Throws<ImageDecodeException>(() => ImageInput.FromFile(path).Decode(1L << 28).Release());
         Assert.Equal(problem, refusal.Problem);
     }
+
+    // Messages TiffStripGuard and the raw reader's BYTE-tag check word themselves (Pillow says only "-2", "image file
+    // is truncated" or "cannot identify"); the numbers follow from the files' layout and, for the codecs, how far
+    // the data decodes (checked against an independent Python LZW/PackBits decoder and zlib).
+    [Theory]
+    [MemberData(nameof(GuardMessages))]
+    public void Strip_guard_refusals_name_the_problem(string file, string problem)
+    {
+        string path = Path.Combine(Folder, file);
+        var refusal = Assert.Throws<ImageDecodeException>(() => ImageInput.FromFile(path).Decode(1L << 28).Release());
+        Assert.Equal(problem, refusal.Problem);
+    }
+
+    // Files Pillow reads whose pixels ImageSharp gets wrong (known differences, skipped above): libtiff decodes their
+    // strips, so the guard must still let them through.
+    [Theory]
+    [InlineData("deflate-count-zero.tif")]
+    [InlineData("packbits-count-zero.tif")]
+    [InlineData("packbits-two-offsets.tif")]
+    [InlineData("packbits-exact-then-more.tif")]
+    [InlineData("packbits-literal-long.tif")]
+    [InlineData("packbits-replicate-long.tif")]
+    [InlineData("packbits-garbage.tif")]
+    [InlineData("lzw-old-style.tif")]
+    [InlineData("lzw-rgb-bps1-ok.tif")]
+    [InlineData("deflate-rgb-bps1-ok.tif")]
+    public void Strip_guard_lets_through_what_libtiff_decodes(string file)
+    {
+        Assert.Equal("accept", Verdicts.Value[file].GetProperty("pillow").GetString());
+        TiffStripGuard.Check(File.ReadAllBytes(Path.Combine(Folder, file)), file);
+    }
+
+    public static TheoryData<string, string> GuardMessages() => new()
+    {
+        { "lzw-big-cut.tif", "broken data stream when reading image file (TIFF strip 0: LZW data ends after 2,510 of 4,096 bytes)" },
+        { "lzw-cut.tif", "broken data stream when reading image file (TIFF strip 0: LZW data ends after 7 of 15 bytes)" },
+        { "lzw-codes-clear-end.tif", "broken data stream when reading image file (TIFF strip 0: LZW data ends after 0 of 3 bytes)" },
+        { "lzw-codes-clear-end-after-clear.tif", "broken data stream when reading image file (TIFF strip 0: LZW data ends after 1 of 3 bytes)" },
+        { "lzw-codes-short-then-end.tif", "broken data stream when reading image file (TIFF strip 0: LZW data ends after 2 of 3 bytes)" },
+        { "lzw-codes-clear-then-table-code.tif", "broken data stream when reading image file (TIFF strip 0: corrupted LZW table)" },
+        { "lzw-codes-code-past-table.tif", "broken data stream when reading image file (TIFF strip 0: using code not yet in table)" },
+        { "lzw-codes-no-clear.tif", "broken data stream when reading image file (TIFF strip 0: corrupted LZW table (no clear code first))" },
+        { "lzw-two-offsets.tif", "broken data stream when reading image file (TIFF strip 2: corrupted LZW table (no clear code first))" },
+        { "lzw-rps1-zero-count.tif", "broken data stream when reading image file (TIFF strip 1 (0 bytes at 16) lies outside the 170-byte file)" },
+        { "lzw-past-eof.tif", "broken data stream when reading image file (TIFF strip 0 (21 bytes at 122) lies outside the 142-byte file)" },
+        { "lzw-offset-past-eof.tif", "broken data stream when reading image file (TIFF strip 0 (20 bytes at 100,000) lies outside the 142-byte file)" },
+        { "deflate-cut.tif", "broken data stream when reading image file (TIFF strip 0: Deflate data ends after 8 of 15 bytes)" },
+        { "deflate-fewer.tif", "broken data stream when reading image file (TIFF strip 0: Deflate data ends after 10 of 15 bytes)" },
+        { "deflate-raw.tif", "broken data stream when reading image file (TIFF strip 0: Deflate decoding error (The archive entry was compressed using an unsupported compression method.))" },
+        { "deflate-two-counts.tif", "broken data stream when reading image file (TIFF strip 2 (0 bytes at 40) lies outside the 190-byte file)" },
+        { "deflate-old-past-eof.tif", "broken data stream when reading image file (TIFF strip 0 (24 bytes at 122) lies outside the 145-byte file)" },
+        { "deflate-count-past-end.tif", "broken data stream when reading image file (TIFF strip 0 (524 bytes at 8) lies outside the 146-byte file)" },
+        { "packbits-cut.tif", "broken data stream when reading image file (TIFF strip 0: PackBits data ends after 7 of 15 bytes)" },
+        { "packbits-literal-cut.tif", "broken data stream when reading image file (TIFF strip 0: PackBits data ends after 10 of 15 bytes)" },
+        { "packbits-replicate-no-byte.tif", "broken data stream when reading image file (TIFF strip 0: PackBits data ends after 14 of 15 bytes)" },
+        { "packbits-zeros.tif", "broken data stream when reading image file (TIFF strip 0: PackBits data ends after 7 of 15 bytes)" },
+        { "packbits-bw-short.tif", "broken data stream when reading image file (TIFF strip 0: PackBits data ends after 2 of 3 bytes)" },
+        { "packbits-two-counts.tif", "broken data stream when reading image file (TIFF strip 2 (0 bytes at 20) lies outside the 160-byte file)" },
+        { "packbits-offset-past-eof.tif", "broken data stream when reading image file (TIFF strip 0 (18 bytes at 100,000) lies outside the 140-byte file)" },
+        { "bw-rps2-last-past-end.tif", "image file is truncated: a TIFF strip needs 1 bytes at byte 149 of a 146-byte file" },
+        { "bw-strip-after-eof.tif", "image file is truncated: a TIFF strip needs 1 bytes at byte 150 of a 150-byte file" },
+        { "bw-strip-past-end.tif", "image file is truncated: a TIFF strip needs 1 bytes at byte 5,000 of a 150-byte file" },
+        { "bw-wrap.tif", "image file is truncated: a TIFF strip needs 1 bytes at byte 5,000 of a 154-byte file" },
+        { "l-compression1-byte.tif", "cannot identify image file (TIFF tag 259 is BYTE-typed, which Pillow keeps as bytes)" },
+        { "l-width-byte.tif", "invalid literal for int() with base 10 (TIFF tag 256 holds the bytes 05)" },
+        { "l-width-ascii-nul.tif", "invalid literal for int() with base 10 (TIFF tag 256 holds the bytes 3500)" },
+        { "l-width-ascii-huge.tif", "the TIFF claims 99999999999x3 pixels" },
+        { "l-width-ascii-minus.tif", "the image claims -5x3 pixels" },
+        { "l-sf-byte.tif", "cannot identify image file (TIFF tag 339 is BYTE-typed, which Pillow keeps as bytes)" },
+        { "l-rps-byte.tif", "cannot identify image file (TIFF tag 278 is BYTE-typed, which Pillow keeps as bytes)" },
+        { "l-height-byte.tif", "invalid literal for int() with base 10 (TIFF tag 257 holds the bytes 03)" },
+    };
 
     [Fact]
     public void The_raw_reader_checks_the_declared_size_against_the_pixel_limit()

@@ -22,14 +22,25 @@ internal static class PillowTiffRaw
     public static bool TryDecode(byte[] file, string source, long maxPixels, out RgbImage? image, bool fromPath = false)
     {
         image = null;
-        Dictionary<ushort, long[]>? tags = ReadFirstIfd(file);
-        if (tags is null)
+        Ifd? ifd = ReadFirstIfd(file);
+        if (ifd is null)
         {
             return false;
         }
+        Dictionary<ushort, long[]> tags = ifd.Values;
         long Scalar(ushort tag, long fallback) => tags.TryGetValue(tag, out long[]? v) ? v[0] : fallback;
         long[] Tuple(ushort tag, long[] fallback) => tags.TryGetValue(tag, out long[]? v) ? v : fallback;
 
+        // Pillow keeps a BYTE-typed tag as a bytes object, which _setup compares with integers and tuples: it refuses
+        // the file whatever its other tags say, except where bytes happen to work (see PillowBytesTag).
+        foreach ((ushort tag, long[] bytes) in ifd.Bytes)
+        {
+            PillowBytesTag(tags, tag, bytes, source);
+        }
+        if (ifd.Opaque)
+        {
+            return false;
+        }
         if (Scalar(Compression, 1) != 1 || Scalar(PlanarConfiguration, 1) != 1 || Scalar(FillOrder, 1) != 1
             || Scalar(Orientation, 1) != 1 || !tags.ContainsKey(StripOffsets) || tags.ContainsKey(TileOffsets)
             || !tags.ContainsKey(ImageWidth) || !tags.ContainsKey(ImageLength))
@@ -73,9 +84,10 @@ internal static class PillowTiffRaw
         }
         (string mode, string rawMode) = modes.Value;
         long width = Scalar(ImageWidth, 0), height = Scalar(ImageLength, 0);
-        if (width <= 0 || height <= 0 || width > int.MaxValue || height > int.MaxValue)
+        if (width > int.MaxValue || height > int.MaxValue)
         {
-            return false;
+            // Pillow's decompression-bomb check refuses any such size; its own size check refuses 0 (CheckSize below).
+            throw new ImageDecodeException(source, $"the TIFF claims {width}x{height} pixels");
         }
         ImageLoader.CheckSize((int)width, (int)height, source, maxPixels);
         int pixelBytes = (int)samples;
@@ -162,11 +174,90 @@ internal static class PillowTiffRaw
     }
 
     /// <summary>
+    /// What Pillow 9.4's _setup makes of a BYTE-typed tag, a bytes object: ImageWidth and ImageLength go through
+    /// int(), which parses ASCII digits; StripOffsets and TileOffsets iterate to integers; Orientation and
+    /// PlanarConfiguration match none of the values they are compared with (no rotation, contiguous samples);
+    /// SampleFormat of more than one byte, all 1, becomes (1,); RowsPerStrip is used only by the raw decoder
+    /// (the compressed ones leave it to libtiff); Photometric is overridden by old-style JPEG compression. Anything
+    /// else is a bytes object in the OPEN_INFO key or an integer comparison: Pillow cannot identify the file.
+    /// </summary>
+    private static void PillowBytesTag(Dictionary<ushort, long[]> tags, ushort tag, long[] bytes, string source)
+    {
+        long compression = tags.TryGetValue(Compression, out long[]? c) ? c[0] : 1;
+        switch (tag)
+        {
+            case StripOffsets or TileOffsets:
+                return;
+            case Orientation or PlanarConfiguration:
+                tags.Remove(tag);
+                return;
+            case SampleFormat when bytes.Length > 1 && bytes.All(b => b == 1):
+                tags[tag] = [1];
+                return;
+            case RowsPerStrip when compression != 1:
+            case Photometric when compression == 6:
+                return;
+            case ImageWidth or ImageLength:
+                tags[tag] = [PythonInt(bytes) ?? throw new ImageDecodeException(source,
+                    $"invalid literal for int() with base 10 (TIFF tag {tag} holds the bytes {Convert.ToHexString([.. bytes.Select(b => (byte)b)])})")];
+                return;
+            default:
+                throw new ImageDecodeException(source, $"cannot identify image file (TIFF tag {tag} is BYTE-typed, which Pillow keeps as bytes)");
+        }
+    }
+
+    /// <summary>Python's int() of ASCII bytes in base 10: blanks around, a sign, digits with single underscores between; null where it raises.</summary>
+    private static long? PythonInt(long[] bytes)
+    {
+        static bool Blank(long b) => b is ' ' or '\t' or '\n' or '\v' or '\f' or '\r';
+        int start = 0, end = bytes.Length;
+        while (start < end && Blank(bytes[start]))
+        {
+            start++;
+        }
+        while (end > start && Blank(bytes[end - 1]))
+        {
+            end--;
+        }
+        bool negative = start < end && bytes[start] == '-';
+        if (start < end && bytes[start] is '-' or '+')
+        {
+            start++;
+        }
+        if (start == end || bytes[start] == '_' || bytes[end - 1] == '_')
+        {
+            return null;
+        }
+        long value = 0;
+        for (int i = start; i < end; i++)
+        {
+            if (bytes[i] == '_' && bytes[i - 1] != '_')
+            {
+                continue;
+            }
+            if (bytes[i] is < '0' or > '9')
+            {
+                return null;
+            }
+            // Anything past int.MaxValue is refused as a size anyway; saturating keeps it there.
+            value = Math.Min((value * 10) + (bytes[i] - '0'), 1L << 40);
+        }
+        return negative ? -value : value;
+    }
+
+    /// <summary>The first IFD's tags as this reader interprets them.</summary>
+    /// <param name="Values">Integer values of the tags this reader uses.</param>
+    /// <param name="Bytes">Those of them that were BYTE-typed, which Pillow keeps as bytes.</param>
+    /// <param name="Opaque">Some tag this reader uses has a type it does not interpret (ASCII, rational, float,
+    /// UNDEFINED, a negative signed value): the file is left to ImageSharp.</param>
+    private sealed record Ifd(Dictionary<ushort, long[]> Values, Dictionary<ushort, long[]> Bytes, bool Opaque);
+
+    /// <summary>
     /// The first IFD's integer tags as ImageFileDirectory_v2.load reads them: entries up to where the file ends, a
     /// tag whose data lies outside the file skipped, the last of duplicate tags kept. Null for a header Pillow
-    /// does not read as classic TIFF, or tags of types this reader does not interpret (those stay with ImageSharp).
+    /// does not read as classic TIFF.
     /// </summary>
-    private static Dictionary<ushort, long[]>? ReadFirstIfd(byte[] file)
+    private static Ifd? ReadFirstIfd(byte[] file)
     {
         if (file.Length < 8)
         {
@@ -179,6 +270,7 @@ internal static class PillowTiffRaw
         }
         uint U32(long at) => little ? BinaryPrimitives.ReadUInt32LittleEndian(file.AsSpan((int)at)) : BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan((int)at));
         ushort U16(long at) => little ? BinaryPrimitives.ReadUInt16LittleEndian(file.AsSpan((int)at)) : BinaryPrimitives.ReadUInt16BigEndian(file.AsSpan((int)at));
+        ulong U64(long at) => little ? BinaryPrimitives.ReadUInt64LittleEndian(file.AsSpan((int)at)) : BinaryPrimitives.ReadUInt64BigEndian(file.AsSpan((int)at));
         if (U16(2) != 42)
         {
             return null;
@@ -189,12 +281,15 @@ internal static class PillowTiffRaw
             return null;
         }
         var tags = new Dictionary<ushort, long[]>();
+        var bytesTags = new Dictionary<ushort, long[]>();
+        var opaque = new HashSet<ushort>();
         int count = U16(ifd);
         for (long i = 0, at = ifd + 2; i < count && at + 12 <= file.Length; i++, at += 12)
         {
             ushort tag = U16(at), type = U16(at + 2);
             long n = U32(at + 4);
-            int unit = type switch { 1 or 2 or 6 or 7 => 1, 3 or 8 => 2, 4 or 9 or 11 or 13 => 4, 5 or 10 or 12 => 8, _ => 0 };
+            // Pillow's _load_dispatch: the types it reads, and their sizes; LONG8 (16) too, even in classic TIFF.
+            int unit = type switch { 1 or 2 or 6 or 7 => 1, 3 or 8 => 2, 4 or 9 or 11 or 13 => 4, 5 or 10 or 12 or 16 => 8, _ => 0 };
             if (unit == 0)
             {
                 continue; // Pillow ignores tags of unknown types
@@ -211,17 +306,44 @@ internal static class PillowTiffRaw
             {
                 continue;
             }
-            if (type is not (1 or 3 or 4) || n > 1 << 24)
+            if (n > 1 << 24)
             {
                 return null;
+            }
+            // The last entry of a tag decides: a later one replaces the values, the type and whether it is opaque.
+            tags.Remove(tag);
+            bytesTags.Remove(tag);
+            opaque.Remove(tag);
+            if (type is 2 or 5 or 7 or 10 or 11 or 12)
+            {
+                opaque.Add(tag);
+                continue;
             }
             long[] values = new long[n];
             for (long k = 0; k < n; k++)
             {
-                values[k] = type switch { 1 => file[data + k], 3 => U16(data + (2 * k)), _ => U32(data + (4 * k)) };
+                values[k] = type switch
+                {
+                    1 => file[data + k],
+                    3 => U16(data + (2 * k)),
+                    4 or 13 => U32(data + (4 * k)),
+                    6 => (sbyte)file[data + k],
+                    8 => (short)U16(data + (2 * k)),
+                    9 => (int)U32(data + (4 * k)),
+                    _ => (long)Math.Min(U64(data + (8 * k)), long.MaxValue),
+                };
+            }
+            if (values.Any(v => v < 0))
+            {
+                opaque.Add(tag);
+                continue;
             }
             tags[tag] = values;
+            if (type == 1)
+            {
+                bytesTags[tag] = values;
+            }
         }
-        return tags;
+        return new Ifd(tags, bytesTags, opaque.Count > 0);
     }
 }

@@ -87,14 +87,10 @@ internal static class TiffStripGuard
             return;
         }
         long strips = (height + rowsPerStrip - 1) / rowsPerStrip;
-        if (offsets.Length < strips || counts.Length < strips)
-        {
-            // libtiff wants one strip per RowsPerStrip rows.
-            throw Broken(source, $"directory lists {Math.Min(offsets.Length, counts.Length):N0} strips where the image needs {strips:N0}");
-        }
         for (int s = 0; s < strips; s++)
         {
-            long offset = offsets[s], bytes = counts[s];
+            // libtiff's TIFFFetchStripThing pads a short StripOffsets or StripByteCounts with zeros.
+            long offset = s < offsets.Length ? offsets[s] : 0, bytes = s < counts.Length ? counts[s] : 0;
             if (strips == 1 && bytes == 0 && offset != 0)
             {
                 // libtiff's "bogus StripByteCounts": it estimates the count as the rest of the file.

@@ -15,7 +15,10 @@ Writes cases/*.tif and cases/verdicts.json (zlib+base64 RGB pixels where Pillow 
 import os
 import random
 import sys
+import io
 import zlib
+
+from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pillow_judge import write_corpus  # noqa: E402 - the shared judge lives one folder up
@@ -27,6 +30,13 @@ OUT = os.path.join(HERE, "cases")
 SIZES = {1: 1, 3: 2, 4: 4, 8: 2, 5: 8}
 
 
+class Raw:
+    """A tag's value bytes as they stand in the file, with the count its entry declares."""
+
+    def __init__(self, count, data):
+        self.count, self.data = count, data
+
+
 def tiff(entries, pixels, mm=False, magic=42, cut=None, ifd_at=None):
     """Header, pixel bytes at offset 8, then the IFD (entries: (tag, type, values)), then out-of-line values.
     Strip offsets given as ("px", k) mean 8 + k."""
@@ -35,8 +45,11 @@ def tiff(entries, pixels, mm=False, magic=42, cut=None, ifd_at=None):
     extra_at = ifd + 2 + 12 * len(entries) + 4
     body, extra = b"", b""
     for tag, typ, values in entries:
-        values = [8 + v[1] if isinstance(v, tuple) else v for v in values]
-        data = b"".join(int(v).to_bytes(SIZES.get(typ, 4), "big" if mm else "little", signed=(typ == 8)) for v in values)
+        if isinstance(values, Raw):
+            data, values = values.data, range(values.count)
+        else:
+            values = [8 + v[1] if isinstance(v, tuple) else v for v in values]
+            data = b"".join(int(v).to_bytes(SIZES.get(typ, 4), "big" if mm else "little", signed=(typ == 8)) for v in values)
         if len(data) <= 4:
             field = data.ljust(4, b"\0")
         else:
@@ -50,6 +63,44 @@ def tiff(entries, pixels, mm=False, magic=42, cut=None, ifd_at=None):
         + body + b"\0\0\0\0" + extra
     del e
     return out if cut is None else out[:cut]
+
+
+def pillow_strip(mode, size, data, compression):
+    """One strip compressed by Pillow's libtiff encoder (a small image is written as a single strip)."""
+    buf = io.BytesIO()
+    Image.frombytes(mode, size, data).save(buf, "TIFF", compression=compression)
+    raw = buf.getvalue()
+    with Image.open(io.BytesIO(raw)) as im:
+        (offset,), (count,) = im.tag_v2[273], im.tag_v2[279]
+    return raw[offset:offset + count]
+
+
+def lzw_codes(codes):
+    """9-bit LZW codes packed MSB first, as TIFF LZW writes them (every case here stays under 511 table entries)."""
+    bits = "".join(format(c, "09b") for c in codes)
+    bits += "0" * (-len(bits) % 8)
+    return bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))
+
+
+def compressed(w, h, strips_data, comp, rps, spp=1, photometric=None, bps=None, counts=None, offsets=None, at_end=False,
+               more=()):
+    """A striped file whose strips (already compressed) follow the header; at_end puts them after the IFD instead,
+    so that the last strip can end exactly at the end of the file."""
+    blob = b"".join(strips_data)
+    starts = [sum(len(d) for d in strips_data[:i]) for i in range(len(strips_data))]
+
+    def build(base):
+        offs = offsets if offsets is not None else [base + s for s in starts]
+        entries = [e for e in strips(w, h, spp, rps, photometric, counts=None, offsets=offs, bps=bps, more=more)
+                   if e[0] != 259]
+        entries.append((259, 3, [comp]))
+        entries.append((279, 4, counts if counts is not None else [len(d) for d in strips_data]))
+        return sorted(entries, key=lambda e: e[0])
+
+    if not at_end:
+        return tiff(build(8), blob)
+    size = len(tiff(build(0), b""))
+    return tiff(build(size), b"") + blob
 
 
 def strips(w, h, spp, rps, photometric=None, counts="right", offsets=None, extra=(), more=(), bps=None, total=None):
@@ -171,11 +222,113 @@ def cases():
             yield f"{name}-count-zero", tiff(sorted(entries + [(279, 4, [0])]), good_blob)
             yield f"{name}-no-count", tiff(sorted(entries), good_blob)
 
+    # BYTE-typed tags, which Pillow keeps as bytes (PillowTiffRaw.PillowBytesTag): refused, or read where bytes work.
+    def byte_tag(tag, data, spp=1, pm=1, ex=(), count=None):
+        entries = strips(w, h, spp, 3, pm, extra=ex)
+        return sorted([e if e[0] != tag else (tag, 1, Raw(len(data) if count is None else count, data)) for e in entries],
+                      key=lambda e: e[0])
+    for tag, name in ((256, "width"), (257, "height"), (258, "bps"), (262, "photometric"), (278, "rps")):
+        yield f"l-{name}-byte", tiff(byte_tag(tag, bytes([{256: 5, 257: 3, 258: 8, 262: 1, 278: 3}[tag]])), px(w * h))
+    yield "l-fill-byte", tiff(sorted(strips(w, h, 1, 3, 1) + [(266, 1, Raw(1, b"\1"))]), px(w * h))
+    yield "rgba-extra-byte", tiff(byte_tag(338, bytes([2]), 4, 2, (2,)), px(w * h * 4))
+    yield "l-sf-byte", tiff(sorted(strips(w, h, 1, 3, 1) + [(339, 1, Raw(1, b"\1"))]), px(w * h))
+    yield "rgb-sf-bytes111", tiff(sorted(strips(w, h, 3, 3, 2) + [(339, 1, Raw(3, b"\1\1\1"))]), px(w * h * 3))
+    yield "rgb-sf-bytes112", tiff(sorted(strips(w, h, 3, 3, 2) + [(339, 1, Raw(3, b"\1\1\2"))]), px(w * h * 3))
+    yield "l-orient3-byte", tiff(sorted(strips(w, h, 1, 3, 1) + [(274, 1, Raw(1, b"\3"))]), px(w * h))
+    yield "rgb-planar2-byte", tiff(sorted(strips(w, h, 3, 3, 2) + [(284, 1, Raw(1, b"\2"))]), px(w * h * 3))
+    # int() of the bytes: ASCII digits with blanks, a sign and underscores; anything else is a ValueError.
+    for text, name in ((b"5", "5"), (b" +5\n", "blank-plus"), (b"0_5", "underscore"), (b"1_0", "ten"), (b"0", "0"),
+                       (b"-5", "minus"), (b"5_", "trailing-underscore"), (b"_5", "leading-underscore"),
+                       (b"1__0", "double-underscore"), (b"5\0", "nul"), (b"+", "sign-only"), (b"99999999999", "huge")):
+        yield f"l-width-ascii-{name}", tiff(byte_tag(256, text), px(w * h))
+    yield "l-height-ascii-3", tiff(byte_tag(257, b"3"), px(w * h))
+    # Three strips whose offsets are BYTE-typed: iterating bytes gives the integers.
+    yield "l-offsets-bytes", tiff(sorted([e if e[0] != 273 else (273, 1, [8, 18, 13]) for e in strips(w, h, 1, 1, 1)],
+                                         key=lambda e: e[0]), px(w * h))
+    # Signed, IFD and LONG8 types are plain integers to Pillow.
+    for typ, name in ((6, "sbyte"), (9, "slong"), (13, "ifd"), (16, "long8")):
+        yield f"l-width-{name}", tiff(sorted([e if e[0] != 256 else (256, typ, Raw(1, (5).to_bytes(
+            {6: 1, 9: 4, 13: 4, 16: 8}[typ], "little"))) for e in strips(w, h, 1, 3, 1)], key=lambda e: e[0]), px(w * h))
+    # Entries the raw reader must not read: one past the entry count (the next-IFD offset and what follows spell a
+    # Photometric 0 entry), and a last entry ending exactly at the end of the file.
+    plain = tiff(strips(w, h, 1, 3, 1), px(w * h))
+    yield "l-phantom-entry", plain[:-4] + (262 | 3 << 16).to_bytes(4, "little") + (1).to_bytes(4, "little") + bytes(4)
+    last = sorted(strips(w, h, 1, 3, 1), key=lambda e: e[0] == 262)
+    yield "l-last-entry-at-eof", tiff(last, px(w * h))[:-4]
+
+    # Compressed strips (TiffStripGuard): libtiff's verdict on the data, and Pillow's pixels where it reads them.
+    img = px(w * h)
+    rgb_img = px(w * h * 3)
+    for comp, name in ((5, "lzw"), (8, "deflate"), (32946, "deflate-old"), (32773, "packbits")):
+        codec = {5: "tiff_lzw", 8: "tiff_adobe_deflate", 32946: "tiff_adobe_deflate", 32773: "packbits"}[comp]
+        rows = [pillow_strip("L", (w, 1), img[r * w:(r + 1) * w], codec) for r in range(h)]
+        whole = pillow_strip("L", (w, h), img, codec)
+        yield f"{name}-rps1-ok", compressed(w, h, rows, comp, 1)
+        yield f"{name}-rps2-ok", compressed(w, h, [pillow_strip("L", (w, 2), img[:2 * w], codec),
+                                                  pillow_strip("L", (w, 1), img[2 * w:], codec)], comp, 2)
+        yield f"{name}-rgb-ok", compressed(w, h, [pillow_strip("RGB", (w, h), rgb_img, codec)], comp, 3, spp=3, photometric=2)
+        yield f"{name}-rgb-bps1-ok", compressed(w, h, [pillow_strip("RGB", (w, h), rgb_img, codec)], comp, 3, spp=3,
+                                                photometric=2, bps=[8])
+        yield f"{name}-norps-ok", compressed(w, h, [whole], comp, None)
+        yield f"{name}-two-offsets", compressed(w, h, rows, comp, 1, offsets=[8, 8 + len(rows[0])])
+        yield f"{name}-two-counts", compressed(w, h, rows, comp, 1, counts=[len(rows[0]), len(rows[1])])
+        yield f"{name}-at-eof", compressed(w, h, [whole], comp, 3, at_end=True)
+        yield f"{name}-past-eof", compressed(w, h, [whole], comp, 3, at_end=True, counts=[len(whole) + 1])
+        yield f"{name}-offset-past-eof", compressed(w, h, [whole], comp, 3, offsets=[100_000])
+        yield f"{name}-rps1-zero-count", compressed(w, h, rows, comp, 1, counts=[len(rows[0]), 0, len(rows[2])])
+        yield f"{name}-cut", compressed(w, h, [whole[:len(whole) // 2]], comp, 3)
+    big = bytes(rng.randrange(256) for _ in range(64 * 64))
+    big_lzw = pillow_strip("L", (64, 64), big, "tiff_lzw")
+    yield "lzw-big-ok", compressed(64, 64, [big_lzw], 5, 64)
+    yield "lzw-big-cut", compressed(64, 64, [big_lzw[:len(big_lzw) * 3 // 5]], 5, 64)
+    yield "lzw-repeat-ok", compressed(64, 64, [pillow_strip("L", (64, 64), bytes(64 * 64), "tiff_lzw")], 5, 64)
+    # Hand-made LZW codes for a 3 × 1 image: the code just being defined (KwKwK), one past it, no Clear first, a
+    # Clear followed by a table code, a Clear and the end, and a stream with no end code.
+    for name, codes in (("kwkwk", [256, 65, 258, 257]), ("code-past-table", [256, 65, 259, 257]),
+                        ("no-clear", [65, 66, 67, 257]), ("clear-then-table-code", [256, 258, 257]),
+                        ("clear-end", [256, 257]), ("no-end", [256, 65, 66, 67]), ("two-clears", [256, 65, 256, 66, 67, 257]),
+                        ("clear-end-after-clear", [256, 65, 256, 257]), ("short-then-end", [256, 65, 66, 257])):
+        yield f"lzw-codes-{name}", compressed(3, 1, [lzw_codes(codes)], 5, 1)
+    yield "lzw-old-style", compressed(3, 1, [bytes([0, 1]) + bytes(6)], 5, 1)
+    # Deflate: a stream of fewer bytes than the rows, one of more, a raw deflate stream, a broken checksum.
+    yield "deflate-fewer", compressed(w, h, [zlib.compress(img[:10])], 8, 3)
+    yield "deflate-more", compressed(w, h, [zlib.compress(img + bytes(20))], 8, 3)
+    raw_deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    yield "deflate-raw", compressed(w, h, [raw_deflate.compress(img) + raw_deflate.flush()], 8, 3)
+    good = bytearray(zlib.compress(img))
+    good[-1] ^= 0xFF
+    yield "deflate-bad-checksum", compressed(w, h, [bytes(good)], 8, 3)
+    # PackBits: no-op headers (-128), replicate runs, a run longer than the rows, a replicate header with no byte,
+    # a literal run cut short, and 1-bit rows (5 pixels in one byte).
+    yield "packbits-noop", compressed(w, h, [bytes([128, 14]) + img[:15]], 32773, 3)
+    yield "packbits-replicate", compressed(w, h, [bytes([256 - 14, 7])], 32773, 3)
+    yield "packbits-replicate-long", compressed(w, h, [bytes([256 - 127, 7])], 32773, 3)
+    yield "packbits-literal-long", compressed(w, h, [bytes([20]) + img + bytes(6)], 32773, 3)
+    yield "packbits-replicate-no-byte", compressed(w, h, [bytes([13]) + img[:14] + bytes([255])], 32773, 3)
+    yield "packbits-literal-cut", compressed(w, h, [bytes([14]) + img[:10]], 32773, 3)
+    yield "packbits-exact-then-more", compressed(w, h, [bytes([14]) + img + bytes([255])], 32773, 3)
+    yield "packbits-bw-ok", compressed(w, h, [bytes([2, 0xA8, 0x50, 0xF8])], 32773, 3, bps=[1])
+    yield "packbits-bw-short", compressed(w, h, [bytes([1, 0xA8, 0x50])], 32773, 3, bps=[1])
+    # Uncompressed files Pillow reads raw but PillowTiffRaw does not take (1-bit): TiffStripGuard.CheckRaw.
+    bw = bytes([0xA8, 0x50, 0xF8])
+    bw_entries = [e if e[0] != 258 else (258, 3, [1]) for e in strips(w, h, 1, 1, 1, counts=None)] + [(279, 4, [1, 1, 1])]
+    yield "bw-rps1-ok", tiff(bw_entries, bw)
+    yield "bw-strip-past-end", tiff(sorted([e if e[0] != 273 else (273, 4, [("px", 0), ("px", 1), 5000]) for e in bw_entries],
+                                          key=lambda e: e[0]), bw)
+    bw_size = len(tiff(bw_entries, bw))
+    yield "bw-strip-at-eof", tiff(sorted([e if e[0] != 273 else (273, 4, [("px", 0), ("px", 1), bw_size - 1]) for e in bw_entries],
+                                        key=lambda e: e[0]), bw)
+    yield "bw-strip-after-eof", tiff(sorted([e if e[0] != 273 else (273, 4, [("px", 0), ("px", 1), bw_size]) for e in bw_entries],
+                                           key=lambda e: e[0]), bw)
+    yield "bw-wrap", tiff(sorted([e if e[0] != 273 else (273, 4, [("px", 0), ("px", 1), ("px", 2), 5000]) for e in bw_entries],
+                                 key=lambda e: e[0]), bw)
+    yield "bw-rps2-last-past-end", tiff(sorted([e if e[0] not in (273, 278) else
+                                               ((273, 4, [("px", 0), bw_size - 1]) if e[0] == 273 else (278, 3, [2]))
+                                               for e in bw_entries], key=lambda e: e[0]), bw)
+
 
 # Files where this library does not (yet) match Pillow; the tests skip them and the report names them.
 KNOWN = {
-    "l-compression1-byte": "a BYTE-typed Compression tag: Pillow keeps bytes (b'\\x01') and cannot identify the file; we read 1",
-    "l-spp-bytes": "a BYTE-typed SamplesPerPixel tag: Pillow keeps bytes and cannot identify the file; we read 1",
     "rgba-extra1": "associated alpha (RGBa): Pillow's unpremultiply rounds differently from ImageSharp's",
     "rgb-bps16": "16-bit samples: Pillow's 16-to-8-bit rounding differs from ImageSharp's",
     "rgb-planar2": "PlanarConfiguration 2 with one strip: Pillow fills red from it, ImageSharp leaves black",
@@ -184,6 +337,15 @@ KNOWN = {
     "deflate-no-count": "no StripByteCounts: libtiff decodes, ImageSharp refuses with an unwrapped ImageFormatException",
     "packbits-no-count": "no StripByteCounts: libtiff decodes, ImageSharp refuses with an unwrapped ImageFormatException",
     "packbits-garbage": "PackBits data libtiff decodes or refuses differently from ImageSharp",
+    "packbits-two-offsets": "libtiff pads the short StripOffsets with 0 and decodes the header as PackBits; ImageSharp differs",
+    "packbits-exact-then-more": "a PackBits run past the rows: libtiff stops, ImageSharp's decoder fails (IndexOutOfRange)",
+    "packbits-literal-long": "a PackBits run past the rows: libtiff stops, ImageSharp's decoder fails (destination too short)",
+    "packbits-replicate-long": "a PackBits run past the rows: libtiff stops, ImageSharp's decoder fails (IndexOutOfRange)",
+    "lzw-old-style": "old-style (LSB-first) LZW: libtiff decodes it, ImageSharp cannot",
+    "lzw-rgb-bps1-ok": "one BitsPerSample value for RGB: Pillow repeats it, ImageSharp refuses the variant",
+    "deflate-rgb-bps1-ok": "one BitsPerSample value for RGB: Pillow repeats it, ImageSharp refuses the variant",
+    "deflate-old-rgb-bps1-ok": "one BitsPerSample value for RGB: Pillow repeats it, ImageSharp refuses the variant",
+    "packbits-rgb-bps1-ok": "one BitsPerSample value for RGB: Pillow repeats it, ImageSharp refuses the variant",
 }
 
 
