@@ -11,7 +11,7 @@ namespace IJepa.Preprocessing;
 /// </summary>
 internal static class PngInterlaceGuard
 {
-    private static readonly (int X, int Y, int DX, int DY)[] Passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)];
+    internal static readonly (int X, int Y, int DX, int DY)[] Passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)];
 
     /// <summary>Checks the PNG at the stream's position (restored afterwards).</summary>
     /// <exception cref="ImageDecodeException">An interlaced PNG whose pixel data is shorter than its header says.</exception>

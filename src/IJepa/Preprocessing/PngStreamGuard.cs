@@ -11,7 +11,8 @@ namespace IJepa.Preprocessing;
 /// reads after the image data to be complete. ImageSharp instead fills rows the stream lacks and checks the
 /// CRCs of IDAT and IEND, so a file Pillow reads gets its CRCs from the first IDAT on recomputed for it; where
 /// ImageSharp would read other pixels than Pillow (a short or missing palette, interlace method 2, DDAT data, an
-/// eXIf after the image data, a stream that ends early) it gets a rebuilt file that says what Pillow reads.
+/// eXIf after the image data, a stream that ends early, an Adam7 file under 5 pixels wide) it gets a rebuilt file
+/// that says what Pillow reads.
 /// </summary>
 internal static class PngStreamGuard
 {
@@ -187,11 +188,20 @@ internal static class PngStreamGuard
         if (interlace != 0 && width <= 4)
         {
             // ImageSharp 2.1 mishandles an Adam7 pass with no columns but some rows: on these valid files it hangs
-            // (1x1, 2x1, 1x2, 1x7), refuses them or misplaces pixels. Pillow reads them; a clear refusal is the lesser
-            // difference until the guard de-interlaces them itself.
-            throw new ImageDecodeException(source, $"an interlaced PNG under 5 pixels wide ({width}x{height}) is not decoded: ImageSharp 2.1 cannot read its empty Adam7 passes");
+            // (1x1, 2x1, 1x2, 1x7), refuses them or misplaces pixels. Pillow reads them: hand ImageSharp the same
+            // pixels as a plain PNG, de-interlaced here (rows are at most 4 pixels, so this is cheap).
+            using var filtered = new MemoryStream();
+            Inflate(file, pieces, rows, out _, out _, out _, out _, filtered);
+            filtered.SetLength(needed); // what the stream lacks is zero rows, as Rebuild gives
+            byte[] plain = Deinterlace(filtered.GetBuffer(), width, height, depth * channels);
+            using var zlib = new MemoryStream();
+            using (var deflate = new ZLibStream(zlib, CompressionLevel.Fastest, leaveOpen: true))
+            {
+                deflate.Write(plain);
+            }
+            return Emit(SetInterlace(PadPalette(file, p, colorType, depth, source), ihdrAt, 0), p, file, zlib, trailing, q, exifAfter);
         }
-        byte[] repaired = Interlace(PadPalette(file, p, colorType, depth, source), ihdrAt, interlace);
+        byte[] repaired = interlace is 0 or 1 ? PadPalette(file, p, colorType, depth, source) : SetInterlace(PadPalette(file, p, colorType, depth, source), ihdrAt, 1);
         if (regular)
         {
             return RepairCrcs(repaired, p + repaired.Length - file.Length);
@@ -251,16 +261,15 @@ internal static class PngStreamGuard
         return padded;
     }
 
-    /// <summary>ImageSharp reads only interlace method 1 as Adam7, Pillow any non-zero one: the header says 1 for it.</summary>
-    private static byte[] Interlace(byte[] file, int ihdrAt, int interlace)
+    /// <summary>
+    /// A copy whose IHDR says interlace method <paramref name="method"/>: ImageSharp reads only method 1 as Adam7,
+    /// Pillow any non-zero one; and a de-interlaced file says 0.
+    /// </summary>
+    private static byte[] SetInterlace(byte[] file, int ihdrAt, byte method)
     {
-        if (interlace is 0 or 1)
-        {
-            return file;
-        }
         byte[] copy = (byte[])file.Clone();
         int length = (int)BinaryPrimitives.ReadUInt32BigEndian(copy.AsSpan(ihdrAt));
-        copy[ihdrAt + 8 + 12] = 1;
+        copy[ihdrAt + 8 + 12] = method;
         BinaryPrimitives.WriteUInt32BigEndian(copy.AsSpan(ihdrAt + 8 + length), Crc(copy.AsSpan(ihdrAt + 4, 4 + length)));
         return copy;
     }
@@ -284,7 +293,6 @@ internal static class PngStreamGuard
     /// </summary>
     private static byte[] Rebuild(byte[] head, int firstIdat, byte[] file, List<(int Offset, int Length)> pieces, List<long> rows, long needed, int trailing, int trailingEnd, int exifAfter)
     {
-        int shift = head.Length - file.Length;
         using var zlib = new MemoryStream();
         using (var deflate = new ZLibStream(zlib, CompressionLevel.Fastest, leaveOpen: true))
         {
@@ -295,6 +303,13 @@ internal static class PngStreamGuard
                 deflate.Write(zeros, 0, (int)Math.Min(left, zeros.Length));
             }
         }
+        return Emit(head, firstIdat, file, zlib, trailing, trailingEnd, exifAfter);
+    }
+
+    /// <summary>The rebuilt file around the compressed image data in <paramref name="zlib"/> (see <see cref="Rebuild"/>).</summary>
+    private static byte[] Emit(byte[] head, int firstIdat, byte[] file, MemoryStream zlib, int trailing, int trailingEnd, int exifAfter)
+    {
+        int shift = head.Length - file.Length;
         using var output = new MemoryStream();
         output.Write(head, 0, firstIdat + shift);
         if (exifAfter >= 0)
@@ -318,6 +333,67 @@ internal static class PngStreamGuard
         }
         WriteChunk(output, "IEND"u8, []);
         return output.ToArray();
+    }
+
+    /// <summary>
+    /// Adam7 filtered rows (<paramref name="filtered"/>, pass after pass) unfiltered and placed as plain rows, each
+    /// with filter type 0: what libpng's or Pillow's de-interlacing gives.
+    /// </summary>
+    private static byte[] Deinterlace(byte[] filtered, int width, int height, int bits)
+    {
+        int lineBytes = ((width * bits) + 7) / 8;
+        int bpp = Math.Max(1, bits / 8);
+        byte[] plain = new byte[(long)height * (lineBytes + 1)];
+        long at = 0;
+        foreach ((int x0, int y0, int dx, int dy) in PngInterlaceGuard.Passes)
+        {
+            int w = (width - x0 + dx - 1) / dx, h = (height - y0 + dy - 1) / dy;
+            if (w <= 0 || h <= 0)
+            {
+                continue; // an empty pass has no rows in the stream, not even filter bytes
+            }
+            int passBytes = ((w * bits) + 7) / 8;
+            byte[] line = new byte[passBytes], prior = new byte[passBytes];
+            for (int r = 0; r < h; r++, at += 1 + passBytes)
+            {
+                int filter = filtered[at];
+                filtered.AsSpan((int)at + 1, passBytes).CopyTo(line);
+                for (int i = 0; i < passBytes; i++)
+                {
+                    int a = i >= bpp ? line[i - bpp] : 0, b = prior[i], c = i >= bpp ? prior[i - bpp] : 0;
+                    line[i] += (byte)(filter switch
+                    {
+                        1 => a,
+                        2 => b,
+                        3 => (a + b) >> 1,
+                        4 => Paeth(a, b, c),
+                        _ => 0,
+                    });
+                }
+                long row = ((long)(y0 + (r * dy)) * (lineBytes + 1)) + 1;
+                for (int k = 0; k < w; k++)
+                {
+                    int x = x0 + (k * dx);
+                    if (bits >= 8)
+                    {
+                        line.AsSpan(k * bpp, bpp).CopyTo(plain.AsSpan((int)(row + (x * bpp)), bpp));
+                    }
+                    else
+                    {
+                        int value = (line[k * bits / 8] >> (8 - bits - (k * bits % 8))) & ((1 << bits) - 1);
+                        plain[row + (x * bits / 8)] |= (byte)(value << (8 - bits - (x * bits % 8)));
+                    }
+                }
+                (line, prior) = (prior, line);
+            }
+        }
+        return plain;
+    }
+
+    private static int Paeth(int a, int b, int c)
+    {
+        int p = a + b - c, pa = Math.Abs(p - a), pb = Math.Abs(p - b), pc = Math.Abs(p - c);
+        return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
     }
 
     private static void WriteChunk(Stream output, ReadOnlySpan<byte> type, ReadOnlySpan<byte> data)
