@@ -150,7 +150,7 @@ internal static class ParquetDump
         {
             return ImageInput.FromFile(file);
         }
-        var input = ImageInput.FromBytes(bytes, file);
+        var input = ImageInput.FromFile(file, bytes); // decoded as the file, not as loose bytes (Pillow tells them apart)
         facts[input] = Describe(bytes);
         return input;
     }

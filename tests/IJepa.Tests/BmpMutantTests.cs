@@ -132,6 +132,17 @@ public class BmpMutantTests
     }
 
     [Fact]
+    public void A_file_read_by_the_caller_is_still_decoded_as_a_file()
+    {
+        // Pillow decodes this file from a path (memory-mapped) and refuses its bytes.
+        string path = Path.Combine(Folder, "b4-grey-w10.bmp");
+        byte[] bytes = File.ReadAllBytes(path);
+        Assert.Equal(ImageInput.FromFile(path).Decode(Limit).Data.ToArray(), ImageInput.FromFile(path, bytes).Decode(Limit).Data.ToArray());
+        Assert.Equal(path, ImageInput.FromFile(path, bytes).Name);
+        Assert.Throws<ImageDecodeException>(() => ImageInput.FromBytes(bytes, path).Decode(Limit));
+    }
+
+    [Fact]
     public void Every_refusal_has_its_words_and_the_corpus_covers_both_verdicts()
     {
         var refused = Verdicts.Value.Where(v => v.Value.GetProperty("pillow").GetString() == "refuse").Select(v => v.Key).ToHashSet();

@@ -11,20 +11,22 @@ public sealed class ImageInput
     private readonly string? _path;
     private readonly Func<Stream>? _open;
     private readonly Image? _image;
+    private readonly bool _fromPath;
 
-    private ImageInput(string name, string? path, Func<Stream>? open, Image? image)
+    private ImageInput(string name, string? path, Func<Stream>? open, Image? image, bool fromPath = false)
     {
         Name = name;
         _path = path;
         _open = open;
         _image = image;
+        _fromPath = fromPath || path != null;
     }
 
     /// <summary>The file path, or the name given for a stream, buffer or image.</summary>
     public string Name { get; }
 
     /// <summary>Whether this is a file opened by its path, which Pillow reads a little differently (see ImageLoader.Decode).</summary>
-    internal bool FromPath => _path != null;
+    internal bool FromPath => _fromPath;
 
     /// <summary>An image file (JPEG, PNG, GIF, BMP, TIFF, WebP, TGA, PBM).</summary>
     public static ImageInput FromFile(string path)
@@ -33,15 +35,25 @@ public sealed class ImageInput
         return new ImageInput(path, path, null, null);
     }
 
-    /// <summary>Encoded image bytes.</summary>
-    public static ImageInput FromBytes(ReadOnlyMemory<byte> bytes, string? name = null)
+    /// <summary>
+    /// An image file whose <paramref name="contents"/> the caller has already read (to hash them, say), decoded as
+    /// the file at <paramref name="path"/> is: Pillow reads a few damaged files opened by path differently from the
+    /// same bytes (README, "A file or its bytes").
+    /// </summary>
+    public static ImageInput FromFile(string path, ReadOnlyMemory<byte> contents)
     {
-        string label = name ?? $"bytes[{bytes.Length}]";
-        // A stream over the caller's buffer where there is one, rather than a copy of it per decode.
-        return new ImageInput(label, null, () => System.Runtime.InteropServices.MemoryMarshal.TryGetArray(bytes, out ArraySegment<byte> segment)
-            ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
-            : new MemoryStream(bytes.ToArray(), writable: false), null);
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return new ImageInput(path, null, Over(contents), null, fromPath: true);
     }
+
+    /// <summary>Encoded image bytes.</summary>
+    public static ImageInput FromBytes(ReadOnlyMemory<byte> bytes, string? name = null) =>
+        new(name ?? $"bytes[{bytes.Length}]", null, Over(bytes), null);
+
+    // A stream over the caller's buffer where there is one, rather than a copy of it per decode.
+    private static Func<Stream> Over(ReadOnlyMemory<byte> bytes) => () => System.Runtime.InteropServices.MemoryMarshal.TryGetArray(bytes, out ArraySegment<byte> segment)
+        ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+        : new MemoryStream(bytes.ToArray(), writable: false);
 
     /// <summary>An open stream of encoded image bytes, read from its current position. The caller keeps ownership.</summary>
     public static ImageInput FromStream(Stream stream, string? name = null)
@@ -81,7 +93,7 @@ public sealed class ImageInput
         }
         using (stream)
         {
-            return ImageLoader.Decode(stream, Name, maxPixels, decoding, reduceTo, fromPath: _path != null);
+            return ImageLoader.Decode(stream, Name, maxPixels, decoding, reduceTo, _fromPath);
         }
     }
 
