@@ -137,7 +137,10 @@ public class BmpMutantTests
         // Pillow decodes this file from a path (memory-mapped) and refuses its bytes.
         string path = Path.Combine(Folder, "b4-grey-w10.bmp");
         byte[] bytes = File.ReadAllBytes(path);
-        Assert.Equal(ImageInput.FromFile(path).Decode(Limit).Data.ToArray(), ImageInput.FromFile(path, bytes).Decode(Limit).Data.ToArray());
+        RgbImage fromPath = ImageInput.FromFile(path).Decode(Limit), fromContents = ImageInput.FromFile(path, bytes).Decode(Limit);
+        Assert.Equal(fromPath.Data.ToArray(), fromContents.Data.ToArray());
+        fromPath.Release();
+        fromContents.Release();
         Assert.Equal(path, ImageInput.FromFile(path, bytes).Name);
         Assert.Throws<ImageDecodeException>(() => ImageInput.FromBytes(bytes, path).Decode(Limit));
     }

@@ -24,6 +24,18 @@ internal static class PillowCorpus
         return (File.ReadAllBytes(Path.Combine(cases, file)), Load(cases)[file]);
     }
 
+    /// <summary>
+    /// The problem named by the refusal of <paramref name="file"/> in <paramref name="folder"/> (a full path), opened by
+    /// its path; the refusal must name that path.
+    /// </summary>
+    public static string Refusal(string folder, string file)
+    {
+        string path = Path.Combine(folder, file);
+        var refusal = Assert.Throws<ImageDecodeException>(() => ImageInput.FromFile(path).Decode(1L << 28).Release());
+        Assert.Equal(path, refusal.Source);
+        return refusal.Problem;
+    }
+
     /// <summary>Pillow's RGB bytes for a file it accepts (stored zlib-compressed, base64).</summary>
     public static byte[] Pixels(JsonElement verdict)
     {

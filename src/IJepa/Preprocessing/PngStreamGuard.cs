@@ -93,8 +93,7 @@ internal static class PngStreamGuard
         // Pillow reads any non-zero interlace method as Adam7.
         if (interlace != 0)
         {
-            ReadOnlySpan<(int X, int Y, int Dx, int Dy)> passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)];
-            foreach ((int x, int y, int dx, int dy) in passes)
+            foreach ((int x, int y, int dx, int dy) in PngInterlaceGuard.Passes)
             {
                 long w = (width - x + dx - 1) / dx, h = (height - y + dy - 1) / dy;
                 if (w > 0 && h > 0)
@@ -185,6 +184,7 @@ internal static class PngStreamGuard
         }
         bool regular = inflated == needed && clean && !ddat && exifAfter < 0 && pieces.TrueForAll(piece => piece.Length > 0)
             && file.Length - q >= 12 && file.AsSpan(q, 8).SequenceEqual("\0\0\0\0IEND"u8);
+        byte[] padded = PadPalette(file, p, colorType, depth, source);
         if (interlace != 0 && width <= 4)
         {
             // ImageSharp 2.1 mishandles an Adam7 pass with no columns but some rows: on these valid files it hangs
@@ -199,9 +199,9 @@ internal static class PngStreamGuard
             {
                 deflate.Write(plain);
             }
-            return Emit(SetInterlace(PadPalette(file, p, colorType, depth, source), ihdrAt, 0), p, file, zlib, trailing, q, exifAfter);
+            return Emit(SetInterlace(padded, ihdrAt, 0), p, file, zlib, trailing, q, exifAfter);
         }
-        byte[] repaired = interlace is 0 or 1 ? PadPalette(file, p, colorType, depth, source) : SetInterlace(PadPalette(file, p, colorType, depth, source), ihdrAt, 1);
+        byte[] repaired = interlace is 0 or 1 ? padded : SetInterlace(padded, ihdrAt, 1);
         if (regular)
         {
             return RepairCrcs(repaired, p + repaired.Length - file.Length);
