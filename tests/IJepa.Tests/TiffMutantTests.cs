@@ -140,7 +140,108 @@ public class TiffMutantTests
         { "l-sf-byte.tif", "cannot identify image file (TIFF tag 339 is BYTE-typed, which Pillow keeps as bytes)" },
         { "l-rps-byte.tif", "cannot identify image file (TIFF tag 278 is BYTE-typed, which Pillow keeps as bytes)" },
         { "l-height-byte.tif", "invalid literal for int() with base 10 (TIFF tag 257 holds the bytes 03)" },
+        // Big-endian directories, read as such (the same strips as the little-endian "-cut" files).
+        { "lzw-mm-cut.tif", "broken data stream when reading image file (TIFF strip 0: LZW data ends after 7 of 15 bytes)" },
+        { "deflate-mm-cut.tif", "broken data stream when reading image file (TIFF strip 0: Deflate data ends after 8 of 15 bytes)" },
+        { "deflate-old-mm-cut.tif", "broken data stream when reading image file (TIFF strip 0: Deflate data ends after 8 of 15 bytes)" },
+        { "packbits-mm-cut.tif", "broken data stream when reading image file (TIFF strip 0: PackBits data ends after 7 of 15 bytes)" },
+        // One BitsPerSample value for three samples is 24 bits a pixel: 45 bytes, of which half the data gives about 22.
+        { "lzw-rgb-bps1-cut.tif", "broken data stream when reading image file (TIFF strip 0: LZW data ends after 22 of 45 bytes)" },
+        { "deflate-rgb-bps1-cut.tif", "broken data stream when reading image file (TIFF strip 0: Deflate data ends after 21 of 45 bytes)" },
+        { "deflate-old-rgb-bps1-cut.tif", "broken data stream when reading image file (TIFF strip 0: Deflate data ends after 21 of 45 bytes)" },
+        { "packbits-rgb-bps1-cut.tif", "broken data stream when reading image file (TIFF strip 0: PackBits data ends after 22 of 45 bytes)" },
+        // Two Clear codes in a row are one (libtiff 4.5), a leading 0 byte is not old-style LZW when the next byte's
+        // low bit is 0, the last code is read when exactly its bits are left, and table entry 5,119 is one too many.
+        { "lzw-codes-clear-clear-short.tif", "broken data stream when reading image file (TIFF strip 0: LZW data ends after 2 of 3 bytes)" },
+        { "lzw-codes-clear-clear-table-code.tif", "broken data stream when reading image file (TIFF strip 0: corrupted LZW table)" },
+        { "lzw-codes-zero-first.tif", "broken data stream when reading image file (TIFF strip 0: corrupted LZW table (no clear code first))" },
+        { "lzw-codes-exact-fill-short.tif", "broken data stream when reading image file (TIFF strip 0: LZW data ends after 7 of 8 bytes)" },
+        { "lzw-codes-table-full.tif", "broken data stream when reading image file (TIFF strip 0: using code not yet in table)" },
+        // No-op headers (-128) are skipped, and a replicate run's byte is not read as the next header.
+        { "packbits-noop-cut.tif", "broken data stream when reading image file (TIFF strip 0: PackBits data ends after 5 of 15 bytes)" },
+        { "packbits-replicate-cut.tif", "broken data stream when reading image file (TIFF strip 0: PackBits data ends after 4 of 15 bytes)" },
+        // A directory ending exactly at the end of the file (no next-IFD offset) is still read.
+        { "lzw-dir-at-eof-cut.tif", "broken data stream when reading image file (TIFF strip 0: LZW data ends after 7 of 15 bytes)" },
     };
+
+    // Directories the guard does not model (Pillow and ImageSharp refuse or read them on their own terms): the guard
+    // must leave them alone rather than fail with an exception of its own or a strip verdict it has no grounds for.
+    [Theory]
+    [InlineData("lzw-ifd-past-eof.tif")]
+    [InlineData("lzw-dir-past-eof.tif")]
+    [InlineData("lzw-rps-count0.tif")]
+    [InlineData("lzw-rps0.tif")]
+    [InlineData("lzw-rgb-no-bps.tif")]
+    [InlineData("lzw-width0-offset-past-eof.tif")]
+    [InlineData("lzw-bps0-offset-past-eof.tif")]
+    [InlineData("lzw-planar2-ok.tif")]
+    [InlineData("ifd-zero.tif")]
+    [InlineData("ifd-past-end.tif")]
+    public void Strip_guard_leaves_directories_it_does_not_model_alone(string file) =>
+        TiffStripGuard.Check(File.ReadAllBytes(Path.Combine(Folder, file)), file);
+
+    [Theory]
+    [InlineData("II*\0", true)]
+    [InlineData("MM\0*", true)]
+    [InlineData("II*", false)] // too short to tell
+    [InlineData("II+\0", false)] // BigTIFF
+    [InlineData("MM\0+", false)]
+    [InlineData("IIx\0", false)]
+    [InlineData("II*\u0001", false)]
+    [InlineData("AB*\0", false)]
+    [InlineData("IA*\0", false)]
+    [InlineData("AI*\0", false)]
+    [InlineData("MMx*", false)]
+    [InlineData("MM\0x", false)]
+    [InlineData("AB\0*", false)]
+    [InlineData("MA\0*", false)]
+    [InlineData("AM\0*", false)]
+    [InlineData("GIF8", false)]
+    public void The_guard_takes_classic_tiff_signatures_only(string head, bool handles) =>
+        Assert.Equal(handles, TiffStripGuard.Handles(head.Select(c => (byte)c).ToArray()));
+
+    // 1 << 20 values is the most a tag may hold for the guard to read it: a StripByteCounts that long is read, so the
+    // cut LZW strip is refused; one value more and the tag is ignored (the file is then left to the decoders).
+    [Theory]
+    [InlineData(1 << 20, true)]
+    [InlineData((1 << 20) + 1, false)]
+    public void Tags_of_up_to_a_million_values_are_read(int countValues, bool refused)
+    {
+        byte[] cut = File.ReadAllBytes(Path.Combine(Folder, "lzw-cut.tif"));
+        byte[] file = WithStripByteCounts(cut, countValues);
+        var check = () => TiffStripGuard.Check(file, "long-counts.tif");
+        if (refused)
+        {
+            Assert.Equal("broken data stream when reading image file (TIFF strip 0: LZW data ends after 7 of 15 bytes)", Assert.Throws<ImageDecodeException>(check).Problem);
+        }
+        else
+        {
+            check();
+        }
+    }
+
+    /// <summary>The little-endian file with its StripByteCounts (279) replaced by <paramref name="n"/> LONG values, the first
+    /// the old count, the rest 0, appended after the file.</summary>
+    private static byte[] WithStripByteCounts(byte[] file, int n)
+    {
+        int ifd = BitConverter.ToInt32(file, 4), entries = BitConverter.ToUInt16(file, ifd);
+        for (int i = 0; i < entries; i++)
+        {
+            int entry = ifd + 2 + (12 * i);
+            if (BitConverter.ToUInt16(file, entry) != 279)
+            {
+                continue;
+            }
+            Assert.Equal(1u, BitConverter.ToUInt32(file, entry + 4));
+            byte[] grown = new byte[file.Length + (4L * n)];
+            file.CopyTo(grown, 0);
+            BitConverter.TryWriteBytes(grown.AsSpan(entry + 4), (uint)n);
+            BitConverter.TryWriteBytes(grown.AsSpan(entry + 8), (uint)file.Length);
+            BitConverter.TryWriteBytes(grown.AsSpan(file.Length), BitConverter.ToUInt32(file, entry + 8));
+            return grown;
+        }
+        throw new InvalidOperationException("no StripByteCounts");
+    }
 
     [Fact]
     public void The_raw_reader_checks_the_declared_size_against_the_pixel_limit()

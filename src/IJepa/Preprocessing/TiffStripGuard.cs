@@ -232,7 +232,11 @@ internal static class TiffStripGuard
             {
                 free = 258;
                 nbits = 9;
-                code = Next();
+                do
+                {
+                    code = Next(); // libtiff 4.5 skips consecutive Clear codes
+                }
+                while (code == Clear);
                 if (code == End)
                 {
                     break;

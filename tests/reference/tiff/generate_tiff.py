@@ -82,10 +82,30 @@ def lzw_codes(codes):
     return bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))
 
 
+def lzw_stream(codes):
+    """LZW codes packed MSB first at the width a decoder reads them: 9 bits after each Clear, one more bit once the
+    table reaches 2**bits - 2 entries (libtiff's early change), never more than 12."""
+    bits, width, free = [], 9, None
+    for c in codes:
+        bits.append(format(c, f"0{width}b"))
+        if c == 256:
+            width, free = 9, None
+        elif free is None:
+            free = 258
+        else:
+            free += 1
+            if free > (1 << width) - 2 and width < 12:
+                width += 1
+    text = "".join(bits)
+    text += "0" * (-len(text) % 8)
+    return bytes(int(text[i:i + 8], 2) for i in range(0, len(text), 8))
+
+
 def compressed(w, h, strips_data, comp, rps, spp=1, photometric=None, bps=None, counts=None, offsets=None, at_end=False,
-               more=()):
+               more=(), mm=False, override=None):
     """A striped file whose strips (already compressed) follow the header; at_end puts them after the IFD instead,
-    so that the last strip can end exactly at the end of the file."""
+    so that the last strip can end exactly at the end of the file. override replaces tags' values (a Raw for its
+    count and bytes; None drops the tag), mm writes it big-endian."""
     blob = b"".join(strips_data)
     starts = [sum(len(d) for d in strips_data[:i]) for i in range(len(strips_data))]
 
@@ -95,12 +115,13 @@ def compressed(w, h, strips_data, comp, rps, spp=1, photometric=None, bps=None, 
                    if e[0] != 259]
         entries.append((259, 3, [comp]))
         entries.append((279, 4, counts if counts is not None else [len(d) for d in strips_data]))
+        entries = [(t, typ, (override or {}).get(t, v)) for t, typ, v in entries if (override or {}).get(t, v) is not None]
         return sorted(entries, key=lambda e: e[0])
 
     if not at_end:
-        return tiff(build(8), blob)
-    size = len(tiff(build(0), b""))
-    return tiff(build(size), b"") + blob
+        return tiff(build(8), blob, mm=mm)
+    size = len(tiff(build(0), b"", mm=mm))
+    return tiff(build(size), b"", mm=mm) + blob
 
 
 def strips(w, h, spp, rps, photometric=None, counts="right", offsets=None, extra=(), more=(), bps=None, total=None):
@@ -277,6 +298,13 @@ def cases():
         yield f"{name}-offset-past-eof", compressed(w, h, [whole], comp, 3, offsets=[100_000])
         yield f"{name}-rps1-zero-count", compressed(w, h, rows, comp, 1, counts=[len(rows[0]), 0, len(rows[2])])
         yield f"{name}-cut", compressed(w, h, [whole[:len(whole) // 2]], comp, 3)
+        # Big-endian: the guard reads MM directories too.
+        yield f"{name}-mm-ok", compressed(w, h, [whole], comp, 3, mm=True)
+        yield f"{name}-mm-cut", compressed(w, h, [whole[:len(whole) // 2]], comp, 3, mm=True)
+        # One BitsPerSample value for RGB means 8 bits for each of the three: data for a third of that is too short.
+        rgb_whole = pillow_strip("RGB", (w, h), rgb_img, codec)
+        yield f"{name}-rgb-bps1-cut", compressed(w, h, [rgb_whole[:len(rgb_whole) // 2]], comp, 3, spp=3, photometric=2,
+                                                 bps=[8])
     big = bytes(rng.randrange(256) for _ in range(64 * 64))
     big_lzw = pillow_strip("L", (64, 64), big, "tiff_lzw")
     yield "lzw-big-ok", compressed(64, 64, [big_lzw], 5, 64)
@@ -290,6 +318,17 @@ def cases():
                         ("clear-end-after-clear", [256, 65, 256, 257]), ("short-then-end", [256, 65, 66, 257])):
         yield f"lzw-codes-{name}", compressed(3, 1, [lzw_codes(codes)], 5, 1)
     yield "lzw-old-style", compressed(3, 1, [bytes([0, 1]) + bytes(6)], 5, 1)
+    # Consecutive Clear codes (libtiff 4.5 skips them), a first byte of 0 that is not old-style LZW (the second byte's
+    # low bit is 0), codes that fill the strip to its last bit with no end code, and a bad code after the rows are full.
+    for name, codes, size in (("clear-clear", [256, 256, 65, 66, 67, 257], (3, 1)), ("clear-clear-short", [256, 256, 65, 66, 257], (3, 1)),
+                              ("clear-clear-table-code", [256, 256, 258, 257], (3, 1)), ("clear-clear-end", [256, 256, 257], (3, 1)),
+                              ("zero-first", [0, 65, 66, 257], (3, 1)), ("exact-fill", [256, 65, 66, 67, 68, 69, 70, 71], (7, 1)),
+                              ("exact-fill-short", [256, 65, 66, 67, 68, 69, 70, 71], (8, 1)),
+                              ("exact-then-bad", [256, 65, 66, 67, 300, 257], (3, 1))):
+        yield f"lzw-codes-{name}", compressed(*size, [lzw_codes(codes)], 5, size[1])
+    # A table that grows past 4,094 entries stays at 12-bit codes; one that reaches libtiff's 5,119 entries is corrupt.
+    yield "lzw-codes-12-bit-ok", compressed(43, 107, [lzw_stream([256] + [65] * 4601 + [257])], 5, 107)
+    yield "lzw-codes-table-full", compressed(100, 50, [lzw_stream([256] + [65] * 4900 + [257])], 5, 50)
     # Deflate: a stream of fewer bytes than the rows, one of more, a raw deflate stream, a broken checksum.
     yield "deflate-fewer", compressed(w, h, [zlib.compress(img[:10])], 8, 3)
     yield "deflate-more", compressed(w, h, [zlib.compress(img + bytes(20))], 8, 3)
@@ -309,6 +348,25 @@ def cases():
     yield "packbits-exact-then-more", compressed(w, h, [bytes([14]) + img + bytes([255])], 32773, 3)
     yield "packbits-bw-ok", compressed(w, h, [bytes([2, 0xA8, 0x50, 0xF8])], 32773, 3, bps=[1])
     yield "packbits-bw-short", compressed(w, h, [bytes([1, 0xA8, 0x50])], 32773, 3, bps=[1])
+    # No-op headers before a short literal run, and a replicate run whose byte must not be read as the next header.
+    yield "packbits-noop-cut", compressed(w, h, [bytes([128, 128, 4]) + img[:5]], 32773, 3)
+    yield "packbits-replicate-cut", compressed(w, h, [bytes([256 - 2, 0x41, 0, 0x42])], 32773, 3)
+    # Directories the guard cannot model, which it must leave to the decoders without failing itself: an IFD offset
+    # at the end of the file, entries running past it, a count-0 RowsPerStrip, no BitsPerSample for RGB, RowsPerStrip
+    # 0, width 0 or 0-bit samples with a strip past the end, and planar (one strip per plane) data.
+    lzw_whole = pillow_strip("L", (w, h), img, "tiff_lzw")
+    lzw_good = compressed(w, h, [lzw_whole], 5, 3)
+    yield "lzw-ifd-past-eof", lzw_good[:4] + (len(lzw_good) - 1).to_bytes(4, "little") + lzw_good[8:]
+    yield "lzw-dir-past-eof", lzw_good[:-6]
+    yield "lzw-dir-at-eof-cut", compressed(w, h, [lzw_whole[:len(lzw_whole) // 2]], 5, 3)[:-4]
+    yield "lzw-rps-count0", compressed(w, h, [lzw_whole], 5, 3, override={278: Raw(0, b"")})
+    yield "lzw-rps0", compressed(w, h, [lzw_whole], 5, 3, override={278: [0]})
+    yield "lzw-rgb-no-bps", compressed(w, h, [pillow_strip("RGB", (w, h), rgb_img, "tiff_lzw")], 5, 3, spp=3, photometric=2,
+                                       override={258: None})
+    yield "lzw-width0-offset-past-eof", compressed(w, h, [lzw_whole], 5, 3, offsets=[100_000], override={256: [0]})
+    yield "lzw-bps0-offset-past-eof", compressed(w, h, [lzw_whole], 5, 3, offsets=[100_000], bps=[0])
+    planes = [pillow_strip("L", (w, h), rgb_img[k::3], "tiff_lzw") for k in range(3)]
+    yield "lzw-planar2-ok", compressed(w, h, planes, 5, 3, spp=3, photometric=2, more=[(284, 3, [2])])
     # Uncompressed files Pillow reads raw but PillowTiffRaw does not take (1-bit): TiffStripGuard.CheckRaw.
     bw = bytes([0xA8, 0x50, 0xF8])
     bw_entries = [e if e[0] != 258 else (258, 3, [1]) for e in strips(w, h, 1, 1, 1, counts=None)] + [(279, 4, [1, 1, 1])]
@@ -346,6 +404,10 @@ KNOWN = {
     "deflate-rgb-bps1-ok": "one BitsPerSample value for RGB: Pillow repeats it, ImageSharp refuses the variant",
     "deflate-old-rgb-bps1-ok": "one BitsPerSample value for RGB: Pillow repeats it, ImageSharp refuses the variant",
     "packbits-rgb-bps1-ok": "one BitsPerSample value for RGB: Pillow repeats it, ImageSharp refuses the variant",
+    "lzw-codes-clear-clear": "two Clear codes in a row: libtiff 4.5 skips the second, ImageSharp refuses it as a code",
+    "lzw-codes-12-bit-ok": "an LZW table past 4,096 entries (libtiff keeps 12-bit codes up to 5,119): ImageSharp's decoder "
+                           "fails (IndexOutOfRange)",
+    "lzw-rps-count0": "a RowsPerStrip entry with no values: libtiff rejects the field and Pillow the file; ImageSharp reads it",
 }
 
 
