@@ -318,6 +318,7 @@ def cases():
                         ("clear-end-after-clear", [256, 65, 256, 257]), ("short-then-end", [256, 65, 66, 257])):
         yield f"lzw-codes-{name}", compressed(3, 1, [lzw_codes(codes)], 5, 1)
     yield "lzw-old-style", compressed(3, 1, [bytes([0, 1]) + bytes(6)], 5, 1)
+    yield "lzw-old-style-short", compressed(3, 1, [bytes([0, 1])], 5, 1)
     # Consecutive Clear codes (libtiff 4.5 skips them), a first byte of 0 that is not old-style LZW (the second byte's
     # low bit is 0), codes that fill the strip to its last bit with no end code, and a bad code after the rows are full.
     for name, codes, size in (("clear-clear", [256, 256, 65, 66, 67, 257], (3, 1)), ("clear-clear-short", [256, 256, 65, 66, 257], (3, 1)),
