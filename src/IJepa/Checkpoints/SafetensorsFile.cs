@@ -165,7 +165,9 @@ internal sealed class SafetensorsFile : IDisposable
                 }
                 continue;
             }
-            SafetensorsTensorInfo? info;
+            // Assigned here so that no path needs proving to the compiler: Stryker's mutants of the catch below would
+            // otherwise not compile, and it then drops every mutant of this method.
+            SafetensorsTensorInfo? info = null;
             try
             {
                 info = ReadTensorEntry(property, dataStart, dataLength, problems);

@@ -70,9 +70,13 @@ internal static class PngInterlaceGuard
             {
                 using var zlib = new ZLibStream(idat, CompressionMode.Decompress);
                 byte[] buffer = new byte[1 << 16];
-                int read;
-                while (inflated < expected && (read = zlib.Read(buffer, 0, (int)Math.Min(buffer.Length, expected - inflated))) > 0)
+                while (inflated < expected)
                 {
+                    int read = zlib.Read(buffer, 0, (int)Math.Min(buffer.Length, expected - inflated));
+                    if (read == 0)
+                    {
+                        break;
+                    }
                     inflated += read;
                 }
             }
