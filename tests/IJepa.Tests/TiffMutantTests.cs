@@ -162,6 +162,7 @@ public class TiffMutantTests
     [Theory]
     [InlineData("lzw-ifd-past-eof.tif")]
     [InlineData("lzw-dir-past-eof.tif")]
+    [InlineData("lzw-ifd-last-cut.tif")]
     [InlineData("lzw-rps-count0.tif")]
     [InlineData("lzw-rps0.tif")]
     [InlineData("lzw-rgb-no-bps.tif")]

@@ -366,6 +366,20 @@ def cases():
                                        override={258: None})
     yield "lzw-width0-offset-past-eof", compressed(w, h, [lzw_whole], 5, 3, offsets=[100_000], override={256: [0]})
     yield "lzw-bps0-offset-past-eof", compressed(w, h, [lzw_whole], 5, 3, offsets=[100_000], bps=[0])
+    # The out-of-line values before the IFD and the IFD ending the file, cut inside its last entry's value offset
+    # (StripByteCounts, three values): the entry cannot be read at all.
+    lzw_rows = [pillow_strip("L", (w, 1), img[r * w:(r + 1) * w], "tiff_lzw") for r in range(h)]
+    blob = b"".join(lzw_rows)
+    values_at = 8 + len(blob)
+    offsets = [8 + sum(len(r) for r in lzw_rows[:i]) for i in range(h)]
+    values = b"".join(v.to_bytes(4, "little") for v in offsets + [len(r) for r in lzw_rows])
+    ifd_at = values_at + len(values)
+    entries = [(256, 3, w), (257, 3, h), (258, 3, 8), (259, 3, 5), (262, 3, 1), (273, 4, values_at), (277, 3, 1),
+               (278, 3, 1), (279, 4, values_at + 12)]
+    ifd = len(entries).to_bytes(2, "little") + b"".join(
+        t.to_bytes(2, "little") + typ.to_bytes(2, "little") + (3 if t in (273, 279) else 1).to_bytes(4, "little")
+        + v.to_bytes(4 if typ == 4 else 2, "little").ljust(4, b"\0") for t, typ, v in entries)
+    yield "lzw-ifd-last-cut", b"II*\0" + ifd_at.to_bytes(4, "little") + blob + values + ifd[:-2]
     planes = [pillow_strip("L", (w, h), rgb_img[k::3], "tiff_lzw") for k in range(3)]
     yield "lzw-planar2-ok", compressed(w, h, planes, 5, 3, spp=3, photometric=2, more=[(284, 3, [2])])
     # Uncompressed files Pillow reads raw but PillowTiffRaw does not take (1-bit): TiffStripGuard.CheckRaw.
