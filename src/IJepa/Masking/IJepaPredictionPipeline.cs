@@ -105,5 +105,11 @@ public sealed class IJepaPredictionPipeline : IDisposable
         _predictor.Dispose();
     }
 
-    private static Tensor Indices(IReadOnlyList<int> indices) => tensor(indices.Select(i => (long)i).ToArray(), [1, indices.Count]);
+    private static Tensor Indices(IReadOnlyList<int> indices)
+    {
+        // The shape is taken from the array, not from indices.Count: Stryker mutates Count to LINQ's Sum, which does
+        // not compile there, and then drops every mutant of this method.
+        long[] values = [.. indices.Select(i => (long)i)];
+        return tensor(values, [1, values.LongLength]);
+    }
 }
