@@ -111,6 +111,7 @@ public class PngMutantTests
     [InlineData("after-header-8.png", "Truncated File Read: PNG chunk tEXt after the image data is cut short")]
     [InlineData("after-header-11.png", "Truncated File Read: PNG chunk tEXt after the image data is cut short")]
     [InlineData("idat-then-extra-idat-cut.png", "Truncated File Read: PNG chunk IDAT after the image data is cut short")]
+    [InlineData("after-text-then-text-cut.png", "Truncated File Read: PNG chunk tEXt after the image data is cut short")]
     public void A_refused_file_says_why(string file, string problem) => Assert.Equal(problem, Refusal(file));
 
     [Theory]
@@ -156,11 +157,102 @@ public class PngMutantTests
     [InlineData("p8-plte3.png", false)]
     [InlineData("rgb-no-iend.png", false)]
     [InlineData("exif6-after.png", false)]
+    [InlineData("rgb-extra-64k.png", true)]
+    [InlineData("rgb-extra-64k-and-1.png", false)]
+    [InlineData("rgb-bad-adler-later-idat.png", false)]
     public void A_file_imagesharp_reads_as_pillow_does_is_not_copied(string file, bool same)
     {
         // The loader wraps a new stream only around a changed file; a clean one must come back as it is.
         byte[] bytes = File.ReadAllBytes(Path.Combine(Folder, file));
         Assert.Equal(same, ReferenceEquals(bytes, PngStreamGuard.Check(bytes, "test", 1 << 20)));
+    }
+
+    [Theory]
+    [InlineData("ihdr-colour5.png")]
+    [InlineData("ihdr-depth3.png")]
+    [InlineData("iend-before-idat.png")]
+    public void A_file_pillow_cannot_identify_or_load_is_left_to_imagesharp_unread(string file)
+    {
+        // Pillow refuses these before it reads any image data, and so does ImageSharp; the guard must not read the
+        // data as if the header were good (it would call it truncated or broken, or rebuild it).
+        Assert.Equal("refuse", Verdicts.Value[file].GetProperty("pillow").GetString());
+        byte[] bytes = File.ReadAllBytes(Path.Combine(Folder, file));
+        Assert.Same(bytes, PngStreamGuard.Check(bytes, "test", 1 << 20));
+    }
+
+    public static TheoryData<string> AcceptedCases() =>
+        [.. Verdicts.Value.Where(c => c.Value.GetProperty("pillow").GetString() == "accept" && !c.Value.TryGetProperty("known_difference", out _))
+            .Select(c => c.Key).Order(StringComparer.Ordinal)];
+
+    [Theory]
+    [MemberData(nameof(AcceptedCases))]
+    public void A_file_the_guard_changes_is_a_clean_png(string file)
+    {
+        // What ImageSharp gets in place of a file it would misread: every chunk from the first IDAT on with a right
+        // CRC, an IEND last, and (where the image data was rebuilt) a zlib stream of exactly the rows the header asks
+        // for, followed by the chunks that came after the image data (an eXIf may move before it).
+        byte[] bytes = File.ReadAllBytes(Path.Combine(Folder, file));
+        byte[] checkedFile = PngStreamGuard.Check(bytes, "test", 1 << 20);
+        if (ReferenceEquals(bytes, checkedFile))
+        {
+            return;
+        }
+        List<(string Type, byte[] Data, bool CrcRight)> before = Chunks(bytes), after = Chunks(checkedFile);
+        int firstIdat = after.FindIndex(c => c.Type == "IDAT");
+        Assert.All(after[firstIdat..], c => Assert.True(c.CrcRight, $"{c.Type} has a wrong CRC"));
+        Assert.Equal("IEND", after[^1].Type);
+        Assert.Empty(after[^1].Data);
+        Assert.Equal(checkedFile.Length, 8 + after.Sum(c => 12 + c.Data.Length));
+        byte[] data = ImageData(after, firstIdat, out int afterData);
+        int originalIdat = before.FindIndex(c => c.Type is "IDAT" or "DDAT");
+        int originalAfterData = before.Count; // a first IDAT cut short is the last thing in the file
+        byte[] original = originalIdat < 0 ? [] : ImageData(before, originalIdat, out originalAfterData);
+        if (data.AsSpan().SequenceEqual(original))
+        {
+            return;
+        }
+        using (var inflate = new System.IO.Compression.ZLibStream(new MemoryStream(data), System.IO.Compression.CompressionMode.Decompress))
+        using (var rows = new MemoryStream())
+        {
+            inflate.CopyTo(rows);
+            Assert.Equal(Expected(checkedFile), rows.Length);
+        }
+        static bool Kept((string Type, byte[] Data, bool CrcRight) c) => c.Type is not ("eXIf" or "IEND");
+        Assert.Equal(
+            before[originalAfterData..].TakeWhile(c => c.Type != "IEND" && System.Text.RegularExpressions.Regex.IsMatch(c.Type, "^[A-Za-z0-9_]{4}$")).Where(Kept).Select(c => c.Type + Convert.ToHexString(c.Data)),
+            after[afterData..^1].Where(Kept).Select(c => c.Type + Convert.ToHexString(c.Data)));
+    }
+
+    /// <summary>The chunks of a PNG whose data is whole, in order (their CRC may be missing; a chunk cut short in its data ends the list).</summary>
+    private static List<(string Type, byte[] Data, bool CrcRight)> Chunks(byte[] file)
+    {
+        var chunks = new List<(string, byte[], bool)>();
+        for (long q = 8; file.Length - q >= 8;)
+        {
+            long length = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan((int)q));
+            if (length > file.Length - q - 8)
+            {
+                break;
+            }
+            byte[] typeAndData = file.AsSpan((int)q + 4, 4 + (int)length).ToArray();
+            bool crcRight = file.Length - q - 8 - length >= 4
+                && System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan((int)(q + 8 + length))) == System.IO.Hashing.Crc32.HashToUInt32(typeAndData);
+            chunks.Add((System.Text.Encoding.ASCII.GetString(typeAndData, 0, 4), typeAndData[4..], crcRight));
+            q += 12 + length;
+        }
+        return chunks;
+    }
+
+    /// <summary>The data of the run of image data chunks that starts at <paramref name="first"/>; <paramref name="end"/> is the chunk after it.</summary>
+    private static byte[] ImageData(List<(string Type, byte[] Data, bool CrcRight)> chunks, int first, out int end)
+    {
+        end = first;
+        var data = new List<byte>();
+        while (end < chunks.Count && chunks[end].Type is "IDAT" or "DDAT")
+        {
+            data.AddRange(chunks[end++].Data);
+        }
+        return [.. data];
     }
 
     [Theory]
@@ -205,11 +297,15 @@ public class PngMutantTests
         }
     }
 
-    /// <summary>The filtered bytes an interlaced header asks for, summed over the Adam7 passes that have pixels.</summary>
+    /// <summary>The filtered bytes a header asks for: its rows, or the rows of the Adam7 passes that have pixels.</summary>
     private static long Expected(byte[] file)
     {
         long width = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(16)), height = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(20));
         int bits = file[24] * file[25] switch { 0 => 1, 2 => 3, 3 => 1, 4 => 2, _ => 4 };
+        if (file[28] == 0)
+        {
+            return height * (1 + (((width * bits) + 7) / 8));
+        }
         long total = 0;
         foreach ((int x, int y, int dx, int dy) in Adam7)
         {

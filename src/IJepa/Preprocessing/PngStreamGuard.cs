@@ -12,7 +12,7 @@ namespace IJepa.Preprocessing;
 /// CRCs of IDAT and IEND, so a file Pillow reads gets its CRCs from the first IDAT on recomputed for it; where
 /// ImageSharp would read other pixels than Pillow (a short or missing palette, interlace method 2, DDAT data, an
 /// eXIf after the image data, a stream that ends early, an Adam7 file under 5 pixels wide) it gets a rebuilt file
-/// that says what Pillow reads.
+/// that says what Pillow reads. (ImageSharp takes the last PLTE and the last eXIf in the file, wherever it is.)
 /// </summary>
 internal static class PngStreamGuard
 {
@@ -172,7 +172,9 @@ internal static class PngStreamGuard
             q = (int)Math.Min(file.Length, q + 12L + length); // the CRC may be missing: Pillow's read of it just comes back short
         }
         // exif_transpose loads the image for an eXIf after the image data (the last one counts) only when there is
-        // none before it; ImageSharp ignores it there, so the rebuilt file carries it before the image data.
+        // none before it, so the rebuilt file carries that one before the image data; ImageSharp takes the last eXIf
+        // in the file, so none is left after the image data (where one precedes it, those after it are dropped).
+        bool exifsAfter = exifAfter >= 0;
         if (exifAfter >= 0 && HasChunk(file, p, "eXIf"u8))
         {
             exifAfter = -1;
@@ -182,7 +184,7 @@ internal static class PngStreamGuard
         {
             needed += length;
         }
-        bool regular = inflated == needed && clean && !ddat && exifAfter < 0 && pieces.TrueForAll(piece => piece.Length > 0)
+        bool regular = inflated == needed && clean && !ddat && !exifsAfter && pieces.TrueForAll(piece => piece.Length > 0)
             && file.Length - q >= 12 && file.AsSpan(q, 8).SequenceEqual("\0\0\0\0IEND"u8);
         byte[] padded = PadPalette(file, p, colorType, depth, source);
         if (interlace != 0 && width <= 4)
@@ -228,9 +230,9 @@ internal static class PngStreamGuard
             int size = (int)BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q));
             if (file.AsSpan(q + 4, 4).SequenceEqual("PLTE"u8))
             {
+                // chunk_PLTE replaces the palette, and ImageSharp too takes the last PLTE: pad that one.
                 at = q;
                 length = size;
-                break;
             }
             q += 12 + size;
         }
@@ -288,8 +290,8 @@ internal static class PngStreamGuard
 
     /// <summary>
     /// A clean PNG for ImageSharp: the chunks before the image data (from <paramref name="head"/>, which may hold a
-    /// padded PLTE, so its first IDAT sits <c>head.Length - file.Length</c> later), the rows Pillow inflates followed
-    /// by zero rows in fresh IDAT chunks, the complete chunks after the image data, and an IEND.
+    /// padded PLTE, so its first IDAT sits <c>head.Length - file.Length</c> later), the rows Pillow inflates followed by
+    /// zero rows in fresh IDAT chunks, the complete chunks after the image data but eXIf (see Check), and an IEND.
     /// </summary>
     private static byte[] Rebuild(byte[] head, int firstIdat, byte[] file, List<(int Offset, int Length)> pieces, List<long> rows, long needed, int trailing, int trailingEnd, int exifAfter)
     {
@@ -325,7 +327,7 @@ internal static class PngStreamGuard
         for (int q = trailing; q < trailingEnd;)
         {
             int length = (int)BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q));
-            if (q != exifAfter)
+            if (!file.AsSpan(q + 4, 4).SequenceEqual("eXIf"u8))
             {
                 WriteChunk(output, file.AsSpan(q + 4, 4), file.AsSpan(q + 8, length));
             }

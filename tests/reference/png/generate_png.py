@@ -102,6 +102,53 @@ def exif(orientation):
         + struct.pack("<I", 0)
 
 
+def forged(kind, data, crc):
+    """A chunk whose data ends in four bytes chosen so that its CRC is the four bytes `crc` (CRC-32 is linear)."""
+    base = zlib.crc32(kind + data + bytes(4))
+    want = int.from_bytes(crc, "big")
+    # The CRC of the same message with a 4-byte suffix x is base ^ L(x) for a linear L; solve bit by bit.
+    columns = [zlib.crc32(kind + data + (1 << i).to_bytes(4, "big")) ^ zlib.crc32(kind + data + bytes(4)) for i in range(32)]
+    target, suffix = base ^ want, 0
+    basis = {}
+    for i, col in enumerate(columns):
+        value, combo = col, 1 << i
+        while value:
+            top = value.bit_length() - 1
+            if top not in basis:
+                basis[top] = (value, combo)
+                break
+            value, combo = value ^ basis[top][0], combo ^ basis[top][1]
+    value = target
+    while value:
+        top = value.bit_length() - 1
+        value, suffix = value ^ basis[top][0], suffix ^ basis[top][1]
+    out = chunk(kind, data + suffix.to_bytes(4, "big"))
+    assert out[-4:] == crc
+    return out
+
+
+def adam7_paeth(pixels):
+    """An 8-bit grey Adam7 stream from rows of pixels, every pass row Paeth-filtered (filter type 4)."""
+    height, width = len(pixels), len(pixels[0])
+    out = b""
+    for x0, y0, dx, dy in ADAM7:
+        rows = [[pixels[y][x] for x in range(x0, width, dx)] for y in range(y0, height, dy)]
+        if not rows or not rows[0]:
+            continue
+        prior = [0] * len(rows[0])
+        for row in rows:
+            filtered = []
+            for i, value in enumerate(row):
+                a, b, c = (row[i - 1] if i else 0), prior[i], (prior[i - 1] if i else 0)
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                predicted = a if pa <= pb and pa <= pc else b if pb <= pc else c
+                filtered.append((value - predicted) & 0xFF)
+            out += bytes([4] + filtered)
+            prior = row
+    return out
+
+
 def cases():
     m = Maker(20261130)
     w, h = 5, 3
@@ -288,6 +335,37 @@ def cases():
                               before=chunk(b"PLTE", bytes(range(48))))
     yield "adam7-4x9-short", png(4, 9, 8, 2, m.rows(4, 9, 8, 2, 1)[:40], 1)
     yield "adam7-3x5-exif6-after", png(3, 5, 8, 2, m.rows(3, 5, 8, 2, 1), 1, after=chunk(b"eXIf", exif(6)))
+
+    # Aimed at the survivors of Stryker's run over PngStreamGuard (added last, so the files above stay as they were).
+    # DDAT counts as image data however many there are; an empty IDAT header after the data; a cut chunk after a whole one.
+    third = len(stream) // 3
+    yield "idat-then-two-ddat", head + chunk(b"IDAT", stream[:third]) + chunk(b"DDAT", stream[third:2 * third]) \
+        + chunk(b"DDAT", stream[2 * third:]) + chunk(b"IEND")
+    yield "idat-then-empty-idat-header", head + chunk(b"IDAT", stream) + b"\x00\x00\x00\x00IDAT"
+    yield "after-text-then-text-cut", png(w, h, 8, 2, good, after=chunk(b"tEXt", b"k\x00v")
+                                          + chunk(b"tEXt", b"Comment\x00after the data")[:-10], end=False)
+    # An eXIf before the image data wins over one after it, an empty one too; a chunk whose CRC spells "eXIf".
+    yield "exif3-before-exif6-after", png(w, h, 8, 2, good, before=chunk(b"eXIf", exif(3)), after=chunk(b"eXIf", exif(6)))
+    yield "exif-empty-before-exif6-after", png(w, h, 8, 2, good, before=chunk(b"eXIf"), after=chunk(b"eXIf", exif(6)))
+    yield "exif3-after-exif6-after", png(w, h, 8, 2, good, after=chunk(b"eXIf", exif(3)) + chunk(b"eXIf", exif(6)))
+    yield "exif3-after-text-exif6-after-no-iend", png(w, h, 8, 2, good, after=chunk(b"eXIf", exif(3)) + chunk(b"tEXt", b"k\x00v")
+                                                      + chunk(b"eXIf", exif(6)), end=False)
+    yield "exif6-after-crc-spells-exif", png(w, h, 8, 2, good, before=forged(b"prVt", b"private", b"eXIf"),
+                                             after=chunk(b"eXIf", exif(6)))
+    # A narrow Adam7 stream that ends properly after the first pass: the rest of the rows are zeros, far past 256 bytes.
+    pass1 = row_lengths(4, 60, 8, 2, 1)[0] * 8
+    yield "adam7-4x60-first-rows", png(4, 60, 8, 2, m.rows(4, 60, 8, 2, 1)[:pass1], 1)
+    # Paeth ties between the left or upper neighbour and the upper-left one, in a narrow Adam7 file.
+    yield "adam7-4x4-paeth-ties", png(4, 4, 8, 0, adam7_paeth([[1, 2, 3, 4], [10, 11, 10, 8], [5, 6, 7, 9], [8, 50, 11, 60]]), 1)
+    # Palettes: an empty PLTE (Pillow's ramp), and two PLTEs (Pillow keeps the last).
+    yield "p8-plte0", png(w, h, 8, 3, idx8, before=chunk(b"PLTE"))
+    yield "p8-plte3-then-plte2", png(w, h, 8, 3, idx8, before=plte3 + chunk(b"PLTE", bytes([9, 99, 199, 1, 101, 201])))
+    yield "p8-plte2-then-plte3", png(w, h, 8, 3, idx8, before=chunk(b"PLTE", bytes([9, 99, 199, 1, 101, 201])) + plte3)
+    # Data after the last row: exactly 64 KiB of it, and one byte more.
+    yield "rgb-extra-64k", png(w, h, 8, 2, good + bytes(65536))
+    yield "rgb-extra-64k-and-1", png(w, h, 8, 2, good + bytes(65537))
+    # After IEND, a chunk cut in its CRC (Pillow stops at IEND).
+    yield "after-iend-cut-chunk", png(w, h, 8, 2, good) + chunk(b"tEXt", b"k\x00v")[:-2]
 
 
 def main():
