@@ -207,7 +207,8 @@ def cases():
     yield "vp8x-riff-size-8", riff(vp8x(0, 3, 2) + VP8L(), size=8)
     yield "vp8x-riff-size-11", riff(vp8x(0, 3, 2) + VP8L(), size=11)
     yield "vp8x-chunk-header-only", riff(b"VP8X" + le32(10))
-    # Exactly one chunk header after VP8X; a first chunk whose size is over MAX_CHUNK_PAYLOAD.
+    # Exactly one chunk header after VP8X; a first chunk of 2^32-1 bytes, whose padded size wraps to 0 in 32 bits, so
+    # only the MAX_CHUNK_PAYLOAD test refuses it.
     yield "vp8x-then-empty-junk", riff(vp8x(0, 3, 2) + chunk(b"JUNK", b""))
     yield "vp8x-junk-size-ffffffff-first", riff(vp8x(0, 3, 2) + b"JUNK" + le32(0xFFFFFFFF) + VP8L())
     yield "vp8x-reserved-bytes", riff(vp8x(0, 3, 2)[:9] + b"\xff\xff\xff" + vp8x(0, 3, 2)[12:] + VP8L())
