@@ -169,6 +169,8 @@ def cases():
     yield "vp8-payload-10", riff(VP8(lossy[:10]))
     yield "vp8-payload-10-partition-1", riff(VP8(vp8_tag(tag & 0x1F | 1 << 5, lossy[:10])))
     yield "vp8-payload-11", riff(VP8(lossy[:11]))
+    # The partition length's top byte (the tag's third byte): 2048 more than the chunk holds.
+    yield "vp8-partition-high-byte", riff(VP8(vp8_tag(tag | 1 << 16)))
 
     # VP8X still images: the chunk's size, flags, canvas, and what follows it.
     yield "vp8x-vp8l", riff(vp8x(0, 3, 2) + VP8L())
@@ -201,6 +203,14 @@ def cases():
     yield "vp8x-size-fffffff7", riff(vp8x(0, 3, 2, size=0xFFFFFFF7)[:18] + VP8L())
     yield "vp8x-size-past-riff", riff(vp8x(0, 3, 2)[:14])
     yield "vp8x-header-cut", riff(b"VP8X" + le32(10)[:2], size=10)
+    # A RIFF end 4 to 7 bytes after the VP8X tag (fewer than a chunk header), or right after its header.
+    yield "vp8x-riff-size-8", riff(vp8x(0, 3, 2) + VP8L(), size=8)
+    yield "vp8x-riff-size-11", riff(vp8x(0, 3, 2) + VP8L(), size=11)
+    yield "vp8x-chunk-header-only", riff(b"VP8X" + le32(10))
+    # Exactly one chunk header after VP8X; a first chunk of 2^32-1 bytes, whose padded size wraps to 0 in 32 bits, so
+    # only the MAX_CHUNK_PAYLOAD test refuses it.
+    yield "vp8x-then-empty-junk", riff(vp8x(0, 3, 2) + chunk(b"JUNK", b""))
+    yield "vp8x-junk-size-ffffffff-first", riff(vp8x(0, 3, 2) + b"JUNK" + le32(0xFFFFFFFF) + VP8L())
     yield "vp8x-reserved-bytes", riff(vp8x(0, 3, 2)[:9] + b"\xff\xff\xff" + vp8x(0, 3, 2)[12:] + VP8L())
     for flags in (0x01, 0x04, 0x08, 0x20, 0x40, 0x80, 0x3C):
         yield f"vp8x-flags-{flags:02x}", riff(vp8x(flags, 3, 2) + VP8L())
@@ -266,6 +276,9 @@ def cases():
     yield "anim-anmf-size-15", anim(anmf(0, 0, 3, 2, b"", size=15)[:8] + frame[8:23] + b"\0" + frame)
     yield "anim-anmf-size-16", anim(anmf(0, 0, 3, 2, b"") + frame)
     yield "anim-anmf-empty-last", anim(frame, anmf(0, 0, 3, 2, b""))
+    # An ANMF chunk too short for its 16-byte header, at the very end of the file.
+    yield "anim-anmf-size-0-last", anim(frame, b"ANMF" + le32(0))
+    yield "anim-anmf-size-10-last", anim(frame, chunk(b"ANMF", bytes(10)))
     yield "anim-anmf-5-bytes-last", anim(frame, anmf(0, 0, 3, 2, b"JUNK\0"))
     yield "anim-anmf-8-bytes-last", anim(frame, anmf(0, 0, 3, 2, b"JUNK" + le32(0)))
     yield "anim-anmf-junk-only", anim(frame, anmf(0, 0, 3, 2, JUNK))
