@@ -295,6 +295,10 @@ public class SafetensorsMutantTests
         string longEntry = "{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[{},4],\"pad\":\"" + new string('x', 60) + "\"}";
         string shown = Assert.Single(Problems(Write(folder, "{\"a\":" + longEntry + "}", 4)));
         Assert.Equal("'a': an entry holds a JSON value of the wrong type: " + longEntry[..80] + "…", shown);
+        // Exactly 80 characters are shown whole.
+        string entry80 = "{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[{},4],\"pad\":\"" + new string('x', 80 - 58) + "\"}";
+        Assert.Equal(80, entry80.Length);
+        Assert.Equal("'a': an entry holds a JSON value of the wrong type: " + entry80, Assert.Single(Problems(Write(folder, "{\"a\":" + entry80 + "}", 4))));
     }
 
     [Fact]

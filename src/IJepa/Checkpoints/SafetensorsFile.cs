@@ -155,14 +155,7 @@ internal sealed class SafetensorsFile : IDisposable
             }
             if (property.Name == "__metadata__")
             {
-                try
-                {
-                    ReadMetadata(property.Value, metadata, problems);
-                }
-                catch (InvalidOperationException)
-                {
-                    problems.Add($"__metadata__ is not an object of strings: {Shorten(property.Value.GetRawText())}");
-                }
+                ReadMetadata(property.Value, metadata, problems); // checks each value's kind before reading it
                 continue;
             }
             // Assigned here so that no path needs proving to the compiler: Stryker's mutants of the catch below would
