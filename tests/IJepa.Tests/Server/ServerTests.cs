@@ -398,6 +398,23 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
     [Fact]
     public async Task A_client_that_disconnects_has_its_queued_images_dropped_unworked()
     {
+        // The test needs the queue to hold a good part of the requests when the client leaves. On a loaded machine the
+        // client can be slower than the server, which then encodes each request as it arrives; such a try proves
+        // nothing either way, so it is made again with a fresh server, up to three times.
+        for (int attempt = 1; attempt <= 3; attempt++)
+        {
+            if (await ClientLeavesWithImagesQueued())
+            {
+                return;
+            }
+            log.WriteLine($"try {attempt}: too few images were still queued when the client left; trying again");
+        }
+        Assert.Fail("in three tries the queue never held 8 or more images when the client left; the test cannot tell cancelling from finishing");
+    }
+
+    /// <summary>False when too few images were still queued at the moment the client left to tell anything.</summary>
+    private async Task<bool> ClientLeavesWithImagesQueued()
+    {
         const int Requests = 64;
         await using ServerProcess server = await StartAsync("--max-queue", "128", "--max-batch", "1", "--max-wait-ms", "0", "--workers", "1");
         using var client = new HttpClient { BaseAddress = server.Address };
@@ -417,7 +434,6 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         await leave.CancelAsync();
         log.WriteLine($"left with {queued} queued and {encoded} encoded");
         Assert.Equal(Requests, queued + encoded);
-        Assert.True(queued >= 8, $"only {queued} still queued when the client left; the test cannot tell cancelling from finishing");
         foreach (Task<HttpResponseMessage> request in requests)
         {
             try
@@ -427,6 +443,10 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
             catch (OperationCanceledException)
             {
             }
+        }
+        if (queued < 8)
+        {
+            return false;
         }
         // Every image ends encoded or dropped (one may still be in its forward pass when the queue is empty).
         string after;
@@ -447,6 +467,7 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         // And the server serves the next client.
         using HttpResponseMessage next = await client.PostAsync(new Uri("/embed", UriKind.Relative), ImageContent(image, "image/jpeg"));
         Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        return true;
     }
 
     private static double Metric(string metrics, string series) =>
