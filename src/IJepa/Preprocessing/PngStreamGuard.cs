@@ -29,7 +29,8 @@ internal static class PngStreamGuard
         }
         int p = 8;
         int width = 0, height = 0, depth = 0, colorType = 0, interlace = 0, ihdrAt = 0;
-        bool header = false;
+        int plteAt = -1; // chunk_PLTE replaces the palette, and ImageSharp too takes the last PLTE
+        bool header = false, exifBefore = false;
         while (true)
         {
             if (file.Length - p < 8)
@@ -80,6 +81,14 @@ internal static class PngStreamGuard
                 header = true;
                 // Before any row buffer exists: a bomb is refused as such, not inflated.
                 ImageLoader.CheckSize(width, height, source, maxPixels);
+            }
+            else if (type.SequenceEqual("PLTE"u8))
+            {
+                plteAt = p;
+            }
+            else if (type.SequenceEqual("eXIf"u8))
+            {
+                exifBefore = true;
             }
             p += 12 + (int)length;
         }
@@ -175,7 +184,7 @@ internal static class PngStreamGuard
         // none before it, so the rebuilt file carries that one before the image data; ImageSharp takes the last eXIf
         // in the file, so none is left after the image data (where one precedes it, those after it are dropped).
         bool exifsAfter = exifAfter >= 0;
-        if (exifAfter >= 0 && HasChunk(file, p, "eXIf"u8))
+        if (exifBefore)
         {
             exifAfter = -1;
         }
@@ -186,7 +195,7 @@ internal static class PngStreamGuard
         }
         bool regular = inflated == needed && clean && !ddat && !exifsAfter && pieces.TrueForAll(piece => piece.Length > 0)
             && file.Length - q >= 12 && file.AsSpan(q, 8).SequenceEqual("\0\0\0\0IEND"u8);
-        byte[] padded = PadPalette(file, p, colorType, depth, source);
+        byte[] padded = PadPalette(file, p, plteAt, colorType, depth, source);
         if (interlace != 0 && width <= 4)
         {
             // ImageSharp 2.1 mishandles an Adam7 pass with no columns but some rows: on these valid files it hangs
@@ -217,25 +226,16 @@ internal static class PngStreamGuard
     /// Pillow gives palette indices past the PLTE entries the grey of a new palette's ramp (i, i, i); ImageSharp
     /// does not, so a short PLTE is padded with that ramp up to the indices the bit depth allows.
     /// </summary>
-    private static byte[] PadPalette(byte[] file, int firstIdat, int colorType, int depth, string source)
+    private static byte[] PadPalette(byte[] file, int firstIdat, int plteAt, int colorType, int depth, string source)
     {
         if (colorType != 3 || depth > 8)
         {
             return file;
         }
         int limit = 1 << depth;
-        int at = firstIdat, length = 0; // no PLTE: Pillow's palette is the whole ramp, in a PLTE put before the first IDAT
-        for (int q = 8; q + 12 <= firstIdat;)
-        {
-            int size = (int)BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q));
-            if (file.AsSpan(q + 4, 4).SequenceEqual("PLTE"u8))
-            {
-                // chunk_PLTE replaces the palette, and ImageSharp too takes the last PLTE: pad that one.
-                at = q;
-                length = size;
-            }
-            q += 12 + size;
-        }
+        // The last PLTE is padded; with none, Pillow's palette is the whole ramp, in a PLTE put before the first IDAT.
+        int at = plteAt >= 0 ? plteAt : firstIdat;
+        int length = plteAt >= 0 ? (int)BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(plteAt)) : 0;
         // putpalette takes whole entries only (8 bytes are 2 entries) and no more than 256 of them.
         int entries = length / 3;
         if (entries > 256)
@@ -274,18 +274,6 @@ internal static class PngStreamGuard
         copy[ihdrAt + 8 + 12] = method;
         BinaryPrimitives.WriteUInt32BigEndian(copy.AsSpan(ihdrAt + 8 + length), Crc(copy.AsSpan(ihdrAt + 4, 4 + length)));
         return copy;
-    }
-
-    private static bool HasChunk(byte[] file, int end, ReadOnlySpan<byte> kind)
-    {
-        for (int q = 8; q + 12 <= end; q += 12 + (int)BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(q)))
-        {
-            if (file.AsSpan(q + 4, 4).SequenceEqual(kind))
-            {
-                return true;
-            }
-        }
-        return false;
     }
 
     /// <summary>
