@@ -298,7 +298,7 @@ public class PngMutantTests
     }
 
     /// <summary>The filtered bytes a header asks for: its rows, or the rows of the Adam7 passes that have pixels.</summary>
-    private static long Expected(byte[] file)
+    internal static long Expected(byte[] file)
     {
         long width = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(16)), height = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(20));
         int bits = file[24] * file[25] switch { 0 => 1, 2 => 3, 3 => 1, 4 => 2, _ => 4 };
