@@ -6,7 +6,6 @@ using IJepa.Checkpoints;
 using IJepa.Parquet;
 using IJepa.Preprocessing;
 using IJepa.Samples;
-using SixLabors.ImageSharp;
 
 namespace IJepa.FeatureDump;
 
@@ -30,7 +29,7 @@ internal static class ParquetDump
         IReadOnlyList<string> Roots, IReadOnlyList<string> Files, string Output, string ModelDirectory,
         IJepaEncoderOptions EncoderOptions, string? Shard, string? PartRows, bool Restart, bool Strict, bool Patches);
 
-    private sealed record Facts(long Size, string Sha256, int? Width, int? Height);
+    private sealed record Facts(long Size, string Sha256);
 
     public static async Task<int> RunAsync(Settings settings, string usage)
     {
@@ -71,7 +70,8 @@ internal static class ParquetDump
         Console.WriteLine($"model {encoder.ModelId} (dim {encoder.Dimension}) on {encoder.Model.Device}; shard {shard}: {owned.Count} of {settings.Files.Count} images, "
             + $"{owned.Count - todo.Count} done by earlier runs, {todo.Count} to do; writing {output.Folder}");
 
-        // Each file is read once: its size, SHA-256, width and height come from the same bytes the decoder then reads.
+        // Each file is read once: its size and SHA-256 come from the same bytes the decoder then reads, and its width
+        // and height from the decoder itself (ImageEmbedding.SourceWidth/Height), so no header is parsed twice.
         // The pipeline's input reader does it, one file at a time ahead of the decoders; the facts are looked up by the
         // result's input, so nothing depends on ordering. (Reading on parallel tasks instead measured 7-8 % slower on
         // this project's 2-core benchmark machine: bench/results/2026-11-30-parquet-cost.txt.)
@@ -101,7 +101,7 @@ internal static class ParquetDump
             else
             {
                 ImageEmbedding e = result.Embedding!;
-                output.Add(new EmbeddingRecord(key, f!.Size, f.Sha256, f.Width, f.Height, e.Pooled, settings.Patches ? e.Patches : null));
+                output.Add(new EmbeddingRecord(key, f!.Size, f.Sha256, e.SourceWidth, e.SourceHeight, e.Pooled, settings.Patches ? e.Patches : null));
             }
             progress.Report(done, watch.Elapsed, failures);
         }
@@ -151,27 +151,8 @@ internal static class ParquetDump
             return ImageInput.FromFile(file);
         }
         var input = ImageInput.FromFile(file, bytes); // decoded as the file, not as loose bytes (Pillow tells them apart)
-        facts[input] = Describe(bytes);
+        facts[input] = new Facts(bytes.LongLength, Convert.ToHexStringLower(SHA256.HashData(bytes)));
         return input;
-    }
-
-    private static Facts Describe(byte[] bytes)
-    {
-        string sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
-        int? width = null, height = null;
-        try
-        {
-            if (Image.Identify(bytes) is { } info)
-            {
-                (width, height) = (info.Width, info.Height);
-            }
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            // ImageSharp cannot read the header (damaged files make it throw many kinds of exception; the encoder's own
-            // decoders may still manage, or report the file): width and height stay unknown.
-        }
-        return new Facts(bytes.LongLength, sha, width, height);
     }
 
     /// <summary>

@@ -177,7 +177,7 @@ public sealed class IJepaEncoder : IDisposable
         }
         bool otherSize = pixels.shape[2] != Model.Config.ImageSize || pixels.shape[3] != Model.Config.ImageSize;
         string[] names = Enumerable.Range(0, (int)pixels.shape[0]).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        return Forward(pixels, names, _forwardOptions with { InterpolatePosEncoding = otherSize });
+        return Forward(pixels, names, null, _forwardOptions with { InterpolatePosEncoding = otherSize });
     }
 
     /// <summary>Encodes images in batches of <see cref="IJepaEncoderOptions.BatchSize"/>, in order.</summary>
@@ -189,7 +189,7 @@ public sealed class IJepaEncoder : IDisposable
         foreach (ImageInput[] chunk in inputs.Chunk(Options.BatchSize))
         {
             using PreprocessedBatch batch = Preprocessor.PreprocessBatch(chunk);
-            results.AddRange(Forward(batch.Pixels!, chunk.Select(i => i.Name).ToArray(), _forwardOptions));
+            results.AddRange(Forward(batch.Pixels!, chunk.Select(i => i.Name).ToArray(), batch.SourceSizes, _forwardOptions));
         }
         return results;
     }
@@ -226,7 +226,7 @@ public sealed class IJepaEncoder : IDisposable
     {
         IReadOnlyList<ImageEmbedding> embeddings = batch.Pixels is null
             ? []
-            : Forward(batch.Pixels, batch.Inputs.Select(i => i.Name).ToArray(), _forwardOptions);
+            : Forward(batch.Pixels, batch.Inputs.Select(i => i.Name).ToArray(), batch.SourceSizes, _forwardOptions);
         var results = new List<EncodeResult>(inputs.Count);
         int success = 0, failure = 0;
         foreach (ImageInput input in inputs)
@@ -243,7 +243,8 @@ public sealed class IJepaEncoder : IDisposable
         return results;
     }
 
-    private ImageEmbedding[] Forward(Tensor pixels, string[] names, IJepaForwardOptions forwardOptions)
+    // sourceSizes: each row's source image size; null for pixels given as a tensor.
+    private ImageEmbedding[] Forward(Tensor pixels, string[] names, IReadOnlyList<(int Width, int Height)>? sourceSizes, IJepaForwardOptions forwardOptions)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         lock (_forwardLock)
@@ -268,7 +269,11 @@ public sealed class IJepaEncoder : IDisposable
                 {
                     layers[layer] = Row(mean, b);
                 }
-                results[b] = new ImageEmbedding(names[b], Row(pooled, b), patches is null ? null : Row(patches, b), gridHeight, gridWidth, layers);
+                results[b] = new ImageEmbedding(names[b], Row(pooled, b), patches is null ? null : Row(patches, b), gridHeight, gridWidth, layers)
+                {
+                    SourceWidth = sourceSizes?[b].Width,
+                    SourceHeight = sourceSizes?[b].Height,
+                };
             }
             return results;
         }

@@ -28,6 +28,15 @@ public sealed class ImageEmbedding
     /// <summary>Patch columns.</summary>
     public int GridWidth { get; }
 
+    /// <summary>
+    /// The source image's width in pixels as its decoder read it, EXIF orientation applied (as Pillow's
+    /// <c>ImageOps.exif_transpose</c> gives it), before resizing; null for pixels given as a tensor.
+    /// </summary>
+    public int? SourceWidth { get; internal init; }
+
+    /// <summary>The source image's height in pixels; see <see cref="SourceWidth"/>.</summary>
+    public int? SourceHeight { get; internal init; }
+
     /// <summary>Width of each vector.</summary>
     public int Dimension => Pooled.Length;
 

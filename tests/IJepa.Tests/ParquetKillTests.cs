@@ -66,8 +66,16 @@ public class ParquetKillTests(ITestOutputHelper log)
             Assert.True(File.Exists(Path.Combine(dataset, $"_SUCCESS-{shard}-of-{Shards}.json")));
         }
         Assert.Empty(ParquetTests.Query($"SELECT path FROM read_parquet('{dataset}/*.parquet') GROUP BY path HAVING count(*) > 1"));
-        List<object?[]> rows = ParquetTests.Query($"SELECT path, pooled FROM read_parquet('{dataset}/*.parquet') ORDER BY path");
+        List<object?[]> rows = ParquetTests.Query($"SELECT path, pooled, width, height, size, sha256 FROM read_parquet('{dataset}/*.parquet') ORDER BY path");
         Assert.Equal(paths.Select(p => Path.GetRelativePath(images, p).Replace('\\', '/')).Order(StringComparer.Ordinal), rows.Select(r => (string)r[0]!));
+        foreach (object?[] row in rows)
+        {
+            string file = Path.Combine(images, (string)row[0]!);
+            int i = int.Parse(Path.GetFileNameWithoutExtension(file)[3..], CultureInfo.InvariantCulture);
+            Assert.Equal((Width(i), Height(i)), (Convert.ToInt32(row[2], CultureInfo.InvariantCulture), Convert.ToInt32(row[3], CultureInfo.InvariantCulture)));
+            Assert.Equal(new FileInfo(file).Length, Convert.ToInt64(row[4], CultureInfo.InvariantCulture));
+            Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(file))), row[5]);
+        }
 
         using IJepaEncoder encoder = IJepaEncoder.Load(TestData.Reference("ijepa_tiny_p14"), new IJepaEncoderOptions { BatchSize = 8 });
         var expected = encoder.EncodeBatch(rows.Select(r => ImageInput.FromFile(Path.Combine(images, (string)r[0]!))));
@@ -181,6 +189,11 @@ public class ParquetKillTests(ITestOutputHelper log)
         }
     }
 
+    // Sizes that differ from image to image, so that the width and height columns are checked row by row.
+    private static int Width(int i) => 16 + (i % 5);
+
+    private static int Height(int i) => 16 + (i % 3);
+
     private static string[] WriteImages(string folder)
     {
         var random = new Random(2000);
@@ -189,10 +202,10 @@ public class ParquetKillTests(ITestOutputHelper log)
         {
             string dir = Path.Combine(folder, (i % 20).ToString("D2", CultureInfo.InvariantCulture));
             Directory.CreateDirectory(dir);
-            using var image = new Image<Rgb24>(16, 16);
-            for (int y = 0; y < 16; y++)
+            using var image = new Image<Rgb24>(Width(i), Height(i));
+            for (int y = 0; y < image.Height; y++)
             {
-                for (int x = 0; x < 16; x++)
+                for (int x = 0; x < image.Width; x++)
                 {
                     image[x, y] = new Rgb24((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256));
                 }

@@ -162,6 +162,67 @@ public class PipelineTests
         Assert.Empty((PreprocessingOptions.HuggingFaceDefault with { ReducedDecodeGap = 1 }).Validate());
     }
 
+    /// <summary>
+    /// Each embedding carries its source image's size as the decoder read it, EXIF orientation applied: Pillow's
+    /// <c>exif_transpose(open(f)).convert("RGB")</c> images (the *__decoded.png references) give the expected sizes,
+    /// by the batch path and by the streaming path alike; a reduced JPEG decode reports the full size.
+    /// </summary>
+    [Fact]
+    public async Task Embeddings_carry_the_oriented_source_size_the_decoder_read()
+    {
+        string expected = Path.Combine(AppContext.BaseDirectory, "images", "expected");
+        var cases = Directory.GetFiles(expected, "*__decoded.png").Select(f => Path.GetFileName(f)[..^"__decoded.png".Length])
+            .Where(n => File.Exists(Image(n))).Order(StringComparer.Ordinal).ToList();
+        Assert.Contains("exif_orientation_6.jpg", cases);
+        Assert.True(cases.Count >= 15, $"{cases.Count} cases");
+        using IJepaEncoder encoder = IJepaEncoder.Load(Model, new IJepaEncoderOptions { BatchSize = 4, Workers = 2 });
+        IReadOnlyList<ImageEmbedding> batched = encoder.EncodeBatch(cases.Select(n => ImageInput.FromFile(Image(n))));
+        var streamed = new List<ImageEmbedding>();
+        await foreach (EncodeResult result in encoder.EncodeAsync(cases.Select(n => ImageInput.FromFile(Image(n))).ToAsyncEnumerable()))
+        {
+            streamed.Add(result.Embedding!);
+        }
+        for (int i = 0; i < cases.Count; i++)
+        {
+            (int width, int height) = PngSize(Path.Combine(expected, cases[i] + "__decoded.png"));
+            Assert.True((width, height) == (batched[i].SourceWidth, batched[i].SourceHeight), $"{cases[i]}: {width}x{height} vs {batched[i].SourceWidth}x{batched[i].SourceHeight}");
+            Assert.True((width, height) == (streamed[i].SourceWidth, streamed[i].SourceHeight), $"{cases[i]} streamed");
+        }
+
+        // A reduced decode (1024x768 decoded at half size for a 224 output) reports the source's size, turned by
+        // orientation 6 when the file says so; pixels given as a tensor have no source.
+        byte[] photo = File.ReadAllBytes(Image("photo_flower_1024x768.jpg"));
+        using IJepaEncoder fast = IJepaEncoder.Load(Model, new IJepaEncoderOptions { Decoding = ImageDecoding.NativeReduced });
+        ImageEmbedding straight = fast.Encode(photo, "straight");
+        Assert.Equal((1024, 768), (straight.SourceWidth, straight.SourceHeight));
+        ImageEmbedding turned = fast.Encode(WithOrientation(photo, 6), "turned");
+        Assert.Equal((768, 1024), (turned.SourceWidth, turned.SourceHeight));
+        Assert.Equal((768, 1024), (encoder.Encode(WithOrientation(photo, 6)).SourceWidth, encoder.Encode(WithOrientation(photo, 6)).SourceHeight));
+        using TorchSharp.torch.Tensor pixels = TorchSharp.torch.zeros(1, 3, 70, 70);
+        Assert.Null(encoder.Encode(pixels)[0].SourceWidth);
+        Assert.Null(encoder.Encode(pixels)[0].SourceHeight);
+    }
+
+    private static (int Width, int Height) PngSize(string path)
+    {
+        byte[] head = File.ReadAllBytes(path)[16..24]; // IHDR's width and height, big-endian
+        return (System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(head), System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(head.AsSpan(4)));
+    }
+
+    /// <summary>The JPEG with an APP1 Exif segment right after SOI whose one IFD entry is Orientation = <paramref name="orientation"/>.</summary>
+    private static byte[] WithOrientation(byte[] jpeg, ushort orientation)
+    {
+        byte[] tiff =
+        [
+            (byte)'M', (byte)'M', 0, 42, 0, 0, 0, 8, // big-endian TIFF header, IFD at 8
+            0, 1, // one entry
+            0x01, 0x12, 0, 3, 0, 0, 0, 1, (byte)(orientation >> 8), (byte)orientation, 0, 0, // Orientation, SHORT, 1 value
+            0, 0, 0, 0, // no next IFD
+        ];
+        byte[] app1 = [0xFF, 0xE1, 0, (byte)(2 + 6 + tiff.Length), (byte)'E', (byte)'x', (byte)'i', (byte)'f', 0, 0, .. tiff];
+        return [.. jpeg[..2], .. app1, .. jpeg[2..]];
+    }
+
     private static async Task<int> Stream(IJepaEncoder encoder, int count, int? breakAfter, CancellationToken token, (int After, CancellationTokenSource Source)? cancelAfter = null)
     {
         int encoded = 0;

@@ -219,6 +219,7 @@ internal sealed class BatchPipeline
     {
         private readonly ImageInput[] _inputs;
         private readonly ImageDecodeException?[] _errors;
+        private readonly (int Width, int Height)[] _sizes;
         private Exception? _fatal;
         private int _pending = 1; // the reader's own hold, dropped by Seal
 
@@ -227,6 +228,7 @@ internal sealed class BatchPipeline
             Buffer = buffer;
             _inputs = new ImageInput[capacity];
             _errors = new ImageDecodeException?[capacity];
+            _sizes = new (int Width, int Height)[capacity];
         }
 
         public Tensor Buffer { get; }
@@ -259,7 +261,7 @@ internal sealed class BatchPipeline
                 // A row skipped for cancellation must never pass for a result: the batch fails instead.
                 token.ThrowIfCancellationRequested();
                 using Tensor row = Buffer[slot];
-                preprocessor.Preprocess(_inputs[slot], MemoryMarshal.Cast<byte, float>(row.bytes));
+                _sizes[slot] = preprocessor.PreprocessSized(_inputs[slot], MemoryMarshal.Cast<byte, float>(row.bytes));
             }
             catch (ImageDecodeException e)
             {
@@ -292,6 +294,7 @@ internal sealed class BatchPipeline
         public PreprocessedBatch Compact()
         {
             var succeeded = new List<ImageInput>(Count);
+            var sizes = new List<(int Width, int Height)>(Count);
             var failures = new List<ImageFailure>();
             for (int i = 0; i < Count; i++)
             {
@@ -307,9 +310,10 @@ internal sealed class BatchPipeline
                     to.copy_(from);
                 }
                 succeeded.Add(_inputs[i]);
+                sizes.Add(_sizes[i]);
             }
             Tensor? pixels = succeeded.Count == 0 ? null : Buffer.narrow(0, 0, succeeded.Count).DetachFromDisposeScope();
-            return new PreprocessedBatch(pixels, succeeded, failures);
+            return new PreprocessedBatch(pixels, succeeded, sizes, failures);
         }
     }
 }

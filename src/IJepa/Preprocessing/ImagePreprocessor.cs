@@ -53,7 +53,13 @@ public sealed class ImagePreprocessor
 
     /// <summary>Decodes and normalizes one image into <paramref name="destination"/> ([3, H, W], channel-major).</summary>
     /// <exception cref="ImageDecodeException">The image is unusable; the exception names it.</exception>
-    public void Preprocess(ImageInput input, Span<float> destination)
+    public void Preprocess(ImageInput input, Span<float> destination) => PreprocessSized(input, destination);
+
+    /// <summary>
+    /// <see cref="Preprocess(ImageInput, Span{float})"/>, returning the source image's size (EXIF orientation
+    /// applied; before any reduced decode), which the decoder has just read anyway.
+    /// </summary>
+    internal (int Width, int Height) PreprocessSized(ImageInput input, Span<float> destination)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (destination.Length != ValuesPerImage)
@@ -61,10 +67,12 @@ public sealed class ImagePreprocessor
             throw new ArgumentException($"destination holds {destination.Length} values; one image needs {ValuesPerImage}", nameof(destination));
         }
         RgbImage decoded = input.Decode(Options.MaxPixels, Options.Decoding, Options.ReduceTo);
+        (int Width, int Height) size = (decoded.SourceWidth, decoded.SourceHeight);
         RgbImage resized = Resize(decoded);
         Normalize(resized, destination);
         resized.Release();
         decoded.Release(); // no-op when Resize returned the decoded image itself (already released)
+        return size;
     }
 
     /// <summary>
@@ -79,11 +87,12 @@ public sealed class ImagePreprocessor
         int count = inputs.Count;
         float[] values = new float[(long)count * ValuesPerImage is var n && n <= Array.MaxLength ? (int)n : throw new ArgumentException("batch too large", nameof(inputs))];
         var errors = new ImageDecodeException?[count];
+        var sizes = new (int Width, int Height)[count];
         Parallel.For(0, count, new ParallelOptions { CancellationToken = cancellationToken, MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
         {
             try
             {
-                Preprocess(inputs[i], values.AsSpan(i * ValuesPerImage, ValuesPerImage));
+                sizes[i] = PreprocessSized(inputs[i], values.AsSpan(i * ValuesPerImage, ValuesPerImage));
             }
             catch (ImageDecodeException e)
             {
@@ -92,6 +101,7 @@ public sealed class ImagePreprocessor
         });
 
         var succeeded = new List<ImageInput>(count);
+        var succeededSizes = new List<(int Width, int Height)>(count);
         var failures = new List<ImageFailure>();
         int kept = 0;
         for (int i = 0; i < count; i++)
@@ -110,10 +120,11 @@ public sealed class ImagePreprocessor
                 values.AsSpan(i * ValuesPerImage, ValuesPerImage).CopyTo(values.AsSpan(kept * ValuesPerImage, ValuesPerImage));
             }
             succeeded.Add(inputs[i]);
+            succeededSizes.Add(sizes[i]);
             kept++;
         }
         Tensor? pixels = kept == 0 ? null : tensor(values.AsSpan(0, kept * ValuesPerImage).ToArray(), [kept, 3, Options.Height, Options.Width]);
-        return new PreprocessedBatch(pixels, succeeded, failures);
+        return new PreprocessedBatch(pixels, succeeded, succeededSizes, failures);
     }
 
     /// <summary>The 8-bit RGB image after resizing and cropping, before normalization (Pillow-exact).</summary>

@@ -57,6 +57,7 @@ internal static class NativeDecoder
             }
             int width = codec.Info.Width, height = codec.Info.Height;
             ImageLoader.CheckSize(width, height, source, maxPixels);
+            (int fullWidth, int fullHeight) = Swaps(codec.EncodedOrigin) ? (height, width) : (width, height);
             if (reduceTo > 0 && codec.EncodedFormat == SKEncodedImageFormat.Jpeg)
             {
                 (width, height) = ReducedSize(codec, width, height, reduceTo);
@@ -82,7 +83,7 @@ internal static class NativeDecoder
                     default:
                         throw new ImageDecodeException(source, $"the native decoder failed: {result}");
                 }
-                return Orient(rgba, width, height, codec.EncodedOrigin);
+                return Orient(rgba, width, height, codec.EncodedOrigin).ReducedFrom(fullWidth, fullHeight);
             }
             finally
             {
@@ -108,6 +109,9 @@ internal static class NativeDecoder
         return (width, height);
     }
 
+    /// <summary>Orientations 5–8 turn the image a quarter: width and height trade places.</summary>
+    private static bool Swaps(SKEncodedOrigin origin) => origin >= SKEncodedOrigin.LeftTop;
+
     /// <summary>RGBA → RGB with the EXIF orientation applied (1 = as stored … 8 = rotated 90° counter-clockwise).</summary>
     private static RgbImage Orient(byte[] rgba, int width, int height, SKEncodedOrigin origin)
     {
@@ -123,7 +127,7 @@ internal static class NativeDecoder
             }
             return straight;
         }
-        bool swap = origin >= SKEncodedOrigin.LeftTop;
+        bool swap = Swaps(origin);
         int outWidth = swap ? height : width, outHeight = swap ? width : height;
         RgbImage oriented = RgbImage.Rent(outWidth, outHeight);
         byte[] rgb = oriented.Pixels;

@@ -10,10 +10,11 @@ public sealed record ImageFailure(ImageInput Input, ImageDecodeException Error);
 /// <summary>The result of <see cref="ImagePreprocessor.PreprocessBatch"/>. Owns <see cref="Pixels"/>.</summary>
 public sealed class PreprocessedBatch : IDisposable
 {
-    internal PreprocessedBatch(Tensor? pixels, IReadOnlyList<ImageInput> inputs, IReadOnlyList<ImageFailure> failures)
+    internal PreprocessedBatch(Tensor? pixels, IReadOnlyList<ImageInput> inputs, IReadOnlyList<(int Width, int Height)> sourceSizes, IReadOnlyList<ImageFailure> failures)
     {
         Pixels = pixels;
         Inputs = inputs;
+        SourceSizes = sourceSizes;
         Failures = failures;
     }
 
@@ -22,6 +23,9 @@ public sealed class PreprocessedBatch : IDisposable
 
     /// <summary>The images in <see cref="Pixels"/>, row by row.</summary>
     public IReadOnlyList<ImageInput> Inputs { get; }
+
+    /// <summary>Each of <see cref="Inputs"/>' source size (EXIF orientation applied), as its decoder read it.</summary>
+    internal IReadOnlyList<(int Width, int Height)> SourceSizes { get; }
 
     /// <summary>The images that were skipped.</summary>
     public IReadOnlyList<ImageFailure> Failures { get; }

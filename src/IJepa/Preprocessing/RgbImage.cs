@@ -25,6 +25,8 @@ internal sealed class RgbImage
         }
         Width = width;
         Height = height;
+        SourceWidth = width;
+        SourceHeight = height;
         Pixels = pixels;
         _pooled = pooled;
     }
@@ -32,6 +34,23 @@ internal sealed class RgbImage
     public int Width { get; }
 
     public int Height { get; }
+
+    /// <summary>
+    /// The source image's size, EXIF orientation applied: <see cref="Width"/> × <see cref="Height"/> unless the
+    /// decoder reduced the image (a JPEG decoded at a DCT scale), where it is the size before that reduction.
+    /// </summary>
+    public int SourceWidth { get; private set; }
+
+    /// <inheritdoc cref="SourceWidth"/>
+    public int SourceHeight { get; private set; }
+
+    /// <summary>Records that this image was decoded reduced from a source of the given (oriented) size.</summary>
+    public RgbImage ReducedFrom(int sourceWidth, int sourceHeight)
+    {
+        SourceWidth = sourceWidth;
+        SourceHeight = sourceHeight;
+        return this;
+    }
 
     /// <summary>The pixel buffer; only its first <see cref="Length"/> bytes belong to the image.</summary>
     public byte[] Pixels { get; }
