@@ -22,7 +22,10 @@ internal static class MultiHeadAttention
         // image stay in cache (ViT-H: 4 MB in float32, against 34 MB for a batch of 8), and the two
         // products go to the GEMM library. On ViT-H at batch 8 libtorch's fused CPU kernel took 40–48 ms
         // per block in float32 and 24–29 ms in bfloat16, this loop 25–31 ms and 13–14 ms (README).
-        double scale = 1.0 / Math.Sqrt(headDim);
+        // One Scalar, held (and so kept alive) until the loop is done: a temporary converted from a double at each
+        // call can be finalized while libtorch still reads it, which crashed a FeatureDump run under heavy load
+        // ("Expected false to be true" in c10::Scalar::toDouble, from mul).
+        using Scalar scale = 1.0 / Math.Sqrt(headDim);
         Tensor context = empty([batch, tokens, heads, headDim], q.dtype, q.device);
         for (long i = 0; i < batch; i++)
         {

@@ -56,7 +56,9 @@ internal static class TorchvisionResampler
         // In-place, as torchvision does; both return the receiver itself.
         if (mode == InterpolationMode.Bicubic)
         {
-            _ = resized.clamp_(0, 255);
+            // Bounds held until the call returns: a temporary Scalar can be finalized while libtorch reads it.
+            using Scalar low = 0, high = 255;
+            _ = resized.clamp_(low, high);
         }
         _ = resized.round_();
         return resized.to(ScalarType.Byte);
