@@ -11,10 +11,12 @@ namespace IJepa.Tests;
 /// Mutation-testing checks for the TIFF path: small striped TIFFs crafted byte by byte by
 /// tests/reference/tiff/generate_tiff.py (byte orders, RowsPerStrip values, strips out of order, repeated and past
 /// the end, StripByteCounts missing/zero/short, BitsPerSample counts, ExtraSamples, SampleFormat, header damage,
-/// tags of every integer type and BYTE-typed tags Pillow keeps as bytes, and LZW/Deflate/PackBits strips good, cut,
-/// padded and past the end of the file), each given Pillow 9.4's verdict and RGB pixels; the exact refusal
-/// messages of <see cref="PillowTiffRaw"/> and <see cref="TiffStripGuard"/>; and <see cref="BoundedAllocator"/>'s budget arithmetic, refusal,
-/// and release of what its owners hold.
+/// tags of every integer type and BYTE-typed tags Pillow keeps as bytes, tags of other types and negative values,
+/// tags given twice, directories cut by a value past the end of the file, FillOrder 2, and LZW/Deflate/PackBits strips
+/// good, cut, padded and past the end of the file), each given Pillow 9.4's verdict and RGB pixels; which files
+/// <see cref="PillowTiffRaw"/> takes itself; the exact refusal messages of <see cref="PillowTiffRaw"/> and
+/// <see cref="TiffStripGuard"/>; and <see cref="BoundedAllocator"/>'s budget arithmetic, refusal, and release of what
+/// its owners hold.
 /// </summary>
 public class TiffMutantTests
 {
@@ -63,6 +65,18 @@ public class TiffMutantTests
     [InlineData("l-one-strip-at-eof.tif", "buffer is not large enough: the TIFF's pixels need 15 bytes from offset 138")]
     [InlineData("l-strip-past-end.tif", "image file is truncated: the TIFF strip at offset 10008 has 0 of its 5 bytes")]
     [InlineData("li-strip-past-end.tif", "image file is truncated: the TIFF strip at offset 10008 has 0 of its 5 bytes")]
+    // Two offsets for the one strip, both cut short: Pillow reads only the later (offset 132, 2 bytes left).
+    [InlineData("l-dup-both-short.tif", "image file is truncated: the TIFF strip at offset 132 has 2 of its 15 bytes")]
+    [InlineData("l-width-intmax.tif", "2147483647x3 = 6,442,450,941 pixels exceeds the limit of 268,435,456 (a possible decompression bomb; raise PreprocessingOptions.MaxPixels to allow it)")]
+    [InlineData("l-height-intmax.tif", "5x2147483647 = 10,737,418,235 pixels exceeds the limit of 268,435,456 (a possible decompression bomb; raise PreprocessingOptions.MaxPixels to allow it)")]
+    // Directories Pillow stops reading early (ImageSharp reads on): what it then lacks is refused by the raw reader.
+    [InlineData("l-cut-before-width.tif", "cannot identify image file (the TIFF has no ImageWidth: Pillow stops reading the directory at tag 254, whose value lies past the end of the file)")]
+    [InlineData("l-cut-after-width.tif", "cannot identify image file (the TIFF has no ImageLength: Pillow stops reading the directory at tag 270, whose value lies past the end of the file)")]
+    [InlineData("l-cut-before-offsets.tif", "cannot identify image file (the uncompressed TIFF has no StripOffsets: Pillow stops reading the directory at tag 270, whose value lies past the end of the file)")]
+    [InlineData("ifd-in-header.tif", "cannot identify image file (the TIFF has no ImageWidth: Pillow stops reading the directory where its entries run past the end of the file)")]
+    [InlineData("ifd-at-end.tif", "cannot identify image file (the TIFF has no ImageWidth: Pillow stops reading the directory where its entries run past the end of the file)")]
+    [InlineData("l-fill3.tif", "cannot identify image file (unknown pixel mode: the TIFF's FillOrder is 3)")]
+    [InlineData("li-fill2.tif", "unknown raw mode for given image mode (TIFF raw mode L;IR: Photometric 0 with FillOrder 2)")]
     public void Raw_reader_refusals_name_the_problem(string file, string problem) =>
         Assert.Equal(problem, PillowCorpus.Refusal(Folder, file));
 
@@ -133,6 +147,9 @@ public class TiffMutantTests
         { "l-sf-byte.tif", "cannot identify image file (TIFF tag 339 is BYTE-typed, which Pillow keeps as bytes)" },
         { "l-rps-byte.tif", "cannot identify image file (TIFF tag 278 is BYTE-typed, which Pillow keeps as bytes)" },
         { "l-height-byte.tif", "invalid literal for int() with base 10 (TIFF tag 257 holds the bytes 03)" },
+        { "l-width-ascii-blanks.tif", "invalid literal for int() with base 10 (TIFF tag 256 holds the bytes 2009)" },
+        // The last Compression entry (RATIONAL 1/1, which Pillow reads as 1) counts, not the LZW one before it.
+        { "l-rps-byte-compression-lzw-then-rational.tif", "cannot identify image file (TIFF tag 278 is BYTE-typed, which Pillow keeps as bytes)" },
         // Big-endian directories, read as such (the same strips as the little-endian "-cut" files).
         { "lzw-mm-cut.tif", "broken data stream when reading image file (TIFF strip 0: LZW data ends after 7 of 15 bytes)" },
         { "deflate-mm-cut.tif", "broken data stream when reading image file (TIFF strip 0: Deflate data ends after 8 of 15 bytes)" },
@@ -236,6 +253,86 @@ public class TiffMutantTests
             return grown;
         }
         throw new InvalidOperationException("no StripByteCounts");
+    }
+
+    // Whether the raw reader takes a file itself (then with Pillow's pixels) or leaves it to ImageSharp; the corpus
+    // theory above checks what the whole loader makes of each, and a file left to ImageSharp may well come out the same.
+    [Theory]
+    [InlineData("ifd-zero.tif", false)]
+    [InlineData("bad-magic.tif", false)] // II+\0, BigTIFF
+    [InlineData("l-header-im.tif", false)]
+    [InlineData("l-header-mi.tif", false)]
+    [InlineData("rgb-sf2.tif", false)]
+    [InlineData("l-extra0.tif", false)]
+    // Types it does not interpret and negative values; Compression RATIONAL 1/1 would decode if merely ignored.
+    [InlineData("l-compression-rational.tif", false)]
+    [InlineData("l-orient-sshort-minus1.tif", false)]
+    [InlineData("l-orient-ascii-long.tif", false)]
+    // BYTE-typed Orientation 3 and PlanarConfiguration 2: Pillow matches neither against its integers.
+    [InlineData("l-orient3-byte.tif", true)]
+    [InlineData("rgb-planar2-byte.tif", true)]
+    [InlineData("l-width-rational-then-short.tif", true)]
+    // Tags after a value past the end of the file are not Pillow's: PlanarConfiguration 2 there is never seen.
+    [InlineData("l-cut-after-all.tif", true)]
+    [InlineData("rgb-cut-before-planar2.tif", true)]
+    [InlineData("l-fill2.tif", true)]
+    [InlineData("rgb-fill2.tif", true)]
+    [InlineData("l-fill2-mm.tif", true)]
+    public void The_raw_reader_takes_only_what_pillow_reads_raw(string file, bool takes)
+    {
+        JsonElement verdict = Verdicts.Value[file];
+        Assert.Equal(takes, PillowTiffRaw.TryDecode(File.ReadAllBytes(Path.Combine(Folder, file)), file, 1L << 28, out RgbImage? image));
+        if (!takes)
+        {
+            Assert.Null(image);
+            return;
+        }
+        Assert.Equal("accept", verdict.GetProperty("pillow").GetString());
+        Assert.Equal(Convert.ToHexString(PillowCorpus.Pixels(verdict)), Convert.ToHexString(image!.Data));
+        image.Release();
+    }
+
+    // 1 << 24 values is the most the raw reader reads in a tag (a long each): a BitsPerSample that long (8, 8, ...) is
+    // read and cut to the one sample; one value more and the file is left to ImageSharp. Pillow 9.4 reads both files
+    // with l-rps3.tif's pixels (checked by hand: at 32 MiB they are built here, not kept in the corpus), and so does
+    // ImageSharp the second.
+    [Theory]
+    [InlineData(1 << 24, true)]
+    [InlineData((1 << 24) + 1, false)]
+    public void Tags_of_up_to_16_million_values_are_read_raw(int countValues, bool takes)
+    {
+        byte[] file = WithBitsPerSample(File.ReadAllBytes(Path.Combine(Folder, "l-rps3.tif")), countValues);
+        string pixels = Convert.ToHexString(PillowCorpus.Pixels(Verdicts.Value["l-rps3.tif"]));
+        Assert.Equal(takes, PillowTiffRaw.TryDecode(file, "long-bps.tif", 1L << 28, out RgbImage? image));
+        RgbImage decoded = image ?? ImageInput.FromBytes(file, "long-bps.tif").Decode(1L << 28);
+        Assert.Equal(pixels, Convert.ToHexString(decoded.Data));
+        decoded.Release();
+    }
+
+    /// <summary>The little-endian file with its BitsPerSample (258) replaced by <paramref name="n"/> SHORT values of 8,
+    /// appended after the file.</summary>
+    private static byte[] WithBitsPerSample(byte[] file, int n)
+    {
+        int ifd = BitConverter.ToInt32(file, 4), entries = BitConverter.ToUInt16(file, ifd);
+        for (int i = 0; i < entries; i++)
+        {
+            int entry = ifd + 2 + (12 * i);
+            if (BitConverter.ToUInt16(file, entry) != 258)
+            {
+                continue;
+            }
+            byte[] grown = new byte[file.Length + (2L * n)];
+            file.CopyTo(grown, 0);
+            BitConverter.TryWriteBytes(grown.AsSpan(entry + 2), (ushort)3);
+            BitConverter.TryWriteBytes(grown.AsSpan(entry + 4), (uint)n);
+            BitConverter.TryWriteBytes(grown.AsSpan(entry + 8), (uint)file.Length);
+            for (long k = file.Length; k < grown.Length; k += 2)
+            {
+                grown[k] = 8;
+            }
+            return grown;
+        }
+        throw new InvalidOperationException("no BitsPerSample");
     }
 
     [Fact]

@@ -3,11 +3,12 @@ using System.Buffers.Binary;
 namespace IJepa.Preprocessing;
 
 /// <summary>
-/// Uncompressed, striped 8-bit TIFFs (L, inverted L, RGB, RGBX, RGBA) read as Pillow 9.4 reads them: without
-/// libtiff, one raw tile per strip offset, and no use of StripByteCounts at all. A strip's rows are simply read
-/// from its offset; only the end of the file can cut them short. ImageSharp trusts the byte counts (a damaged
-/// count changes its pixels) and refuses an IFD cut before them, which Pillow reads as far as it goes.
-/// Every other TIFF goes to ImageSharp behind <see cref="TiffStripGuard"/>.
+/// Uncompressed, striped 8-bit TIFFs (L, inverted L, RGB, RGBX, RGBA; L and RGB also bit-reversed by FillOrder 2)
+/// read as Pillow 9.4 reads them: without libtiff, one raw tile per strip offset, and no use of StripByteCounts at
+/// all. A strip's rows are simply read from its offset; only the end of the file can cut them short. ImageSharp
+/// trusts the byte counts (a damaged count changes its pixels) and refuses an IFD cut before them, which Pillow
+/// reads as far as it goes. Every other TIFF goes to ImageSharp behind <see cref="TiffStripGuard"/>, except where
+/// Pillow refuses it for an unknown fill order, or for a size or strips its reading of a cut directory missed.
 /// </summary>
 internal static class PillowTiffRaw
 {
@@ -41,9 +42,28 @@ internal static class PillowTiffRaw
         {
             return false;
         }
-        if (Scalar(Compression, 1) != 1 || Scalar(PlanarConfiguration, 1) != 1 || Scalar(FillOrder, 1) != 1
-            || Scalar(Orientation, 1) != 1 || !tags.ContainsKey(StripOffsets) || tags.ContainsKey(TileOffsets)
-            || !tags.ContainsKey(ImageWidth) || !tags.ContainsKey(ImageLength))
+        if (ifd.Cut is string cut)
+        {
+            // ImageSharp reads on where Pillow stopped reading the directory, and would find tags Pillow never saw: what
+            // Pillow refuses for want of them is refused here. _setup takes int() of the width and height whatever the
+            // compression, and an uncompressed file needs strips.
+            if (!tags.ContainsKey(ImageWidth) || !tags.ContainsKey(ImageLength))
+            {
+                throw new ImageDecodeException(source, $"cannot identify image file (the TIFF has no {(tags.ContainsKey(ImageWidth) ? "ImageLength" : "ImageWidth")}: Pillow stops reading the directory {cut})");
+            }
+            if (Scalar(Compression, 1) == 1 && !tags.ContainsKey(StripOffsets) && !tags.ContainsKey(TileOffsets))
+            {
+                throw new ImageDecodeException(source, $"cannot identify image file (the uncompressed TIFF has no StripOffsets: Pillow stops reading the directory {cut})");
+            }
+        }
+        long fillOrder = Scalar(FillOrder, 1);
+        if (fillOrder is not (1 or 2))
+        {
+            // No OPEN_INFO key has another fill order, whatever the compression; ImageSharp reads the file regardless.
+            throw new ImageDecodeException(source, $"cannot identify image file (unknown pixel mode: the TIFF's FillOrder is {fillOrder})");
+        }
+        if (Scalar(Compression, 1) != 1 || Scalar(PlanarConfiguration, 1) != 1 || Scalar(Orientation, 1) != 1 || !tags.ContainsKey(StripOffsets)
+            || tags.ContainsKey(TileOffsets) || !tags.ContainsKey(ImageWidth) || !tags.ContainsKey(ImageLength))
         {
             return false;
         }
@@ -68,14 +88,18 @@ internal static class PillowTiffRaw
         {
             return false;
         }
-        // Pillow's OPEN_INFO entries this reader covers: (photometric, samples, extra samples) -> mode and raw mode.
-        (string Mode, string RawMode)? modes = (photometric, samples, extra.Length == 1 ? extra[0] : extra.Length == 0 ? -1 : -2) switch
+        // Pillow's OPEN_INFO entries this reader covers: (photometric, samples, extra samples, fill order) -> mode and
+        // raw mode (";I" inverts, ";R" reverses the bits of each byte; Pillow has no unpacker for L;IR).
+        (string Mode, string RawMode)? modes = (photometric, samples, extra.Length == 1 ? extra[0] : extra.Length == 0 ? -1 : -2, fillOrder) switch
         {
-            (1, 1, -1) => ("L", "L"),
-            (0, 1, -1) => ("L", "L;I"),
-            (2, 3, -1) => ("RGB", "RGB"),
-            (2, 4, 0) => ("RGBX", "RGBX"),
-            (2, 4, 2) => ("RGBA", "RGBA"),
+            (1, 1, -1, 1) => ("L", "L"),
+            (1, 1, -1, 2) => ("L", "L;R"),
+            (0, 1, -1, 1) => ("L", "L;I"),
+            (0, 1, -1, 2) => ("L", "L;IR"),
+            (2, 3, -1, 1) => ("RGB", "RGB"),
+            (2, 3, -1, 2) => ("RGB", "RGB;R"),
+            (2, 4, 0, 1) => ("RGBX", "RGBX"),
+            (2, 4, 2, 1) => ("RGBA", "RGBA"),
             _ => null,
         };
         if (modes is null)
@@ -83,13 +107,17 @@ internal static class PillowTiffRaw
             return false;
         }
         (string mode, string rawMode) = modes.Value;
-        long width = Scalar(ImageWidth, 0), height = Scalar(ImageLength, 0);
+        long width = tags[ImageWidth][0], height = tags[ImageLength][0];
         if (width > int.MaxValue || height > int.MaxValue)
         {
             // Pillow's decompression-bomb check refuses any such size; its own size check refuses 0 (CheckSize below).
             throw new ImageDecodeException(source, $"the TIFF claims {width}x{height} pixels");
         }
         ImageLoader.CheckSize((int)width, (int)height, source, maxPixels);
+        if (rawMode == "L;IR")
+        {
+            throw new ImageDecodeException(source, "unknown raw mode for given image mode (TIFF raw mode L;IR: Photometric 0 with FillOrder 2)");
+        }
         int pixelBytes = (int)samples;
         long rowsPerStrip = Scalar(RowsPerStrip, height);
         long[] offsets = tags[StripOffsets];
@@ -143,13 +171,12 @@ internal static class PillowTiffRaw
                     throw new ImageDecodeException(source, $"image file is truncated: the TIFF strip at offset {offset} has {Math.Max(0, available)} of its {need} bytes");
                 }
                 Array.Copy(file, offset, rows, top * lineBytes, need);
-                if (rawMode == "L;I")
+                // The unpacker inverts and bit-reverses what it decodes; rows no strip covers stay 0.
+                bool invert = rawMode == "L;I", reverse = rawMode.EndsWith(";R");
+                for (long k = top * lineBytes, end = k + need; (invert || reverse) && k < end; k++)
                 {
-                    // The unpacker inverts what it decodes; rows no strip covers stay 0.
-                    for (long k = top * lineBytes, end = k + need; k < end; k++)
-                    {
-                        rows[k] = (byte)(255 - rows[k]);
-                    }
+                    byte b = reverse ? ReverseBits(rows[k]) : rows[k];
+                    rows[k] = invert ? (byte)(255 - b) : b;
                 }
             }
         }
@@ -171,6 +198,16 @@ internal static class PillowTiffRaw
         }
         image = result;
         return true;
+    }
+
+    private static byte ReverseBits(byte b)
+    {
+        int reversed = 0;
+        for (int bit = 0; bit < 8; bit++)
+        {
+            reversed |= ((b >> bit) & 1) << (7 - bit);
+        }
+        return (byte)reversed;
     }
 
     /// <summary>
@@ -250,12 +287,13 @@ internal static class PillowTiffRaw
     /// <param name="Bytes">Those of them that were BYTE-typed, which Pillow keeps as bytes.</param>
     /// <param name="Opaque">Some tag this reader uses has a type it does not interpret (ASCII, rational, float,
     /// UNDEFINED, a negative signed value): the file is left to ImageSharp.</param>
-    private sealed record Ifd(Dictionary<ushort, long[]> Values, Dictionary<ushort, long[]> Bytes, bool Opaque);
+    /// <param name="Cut">Where Pillow stopped reading the directory before its last entry, for a message; null if it did not.</param>
+    private sealed record Ifd(Dictionary<ushort, long[]> Values, Dictionary<ushort, long[]> Bytes, bool Opaque, string? Cut);
 
     /// <summary>
-    /// The first IFD's integer tags as ImageFileDirectory_v2.load reads them: entries up to where the file ends, a
-    /// tag whose data lies outside the file skipped, the last of duplicate tags kept. Null for a header Pillow
-    /// does not read as classic TIFF.
+    /// The first IFD's integer tags as ImageFileDirectory_v2.load reads them: entries up to where the file ends or up
+    /// to a tag whose value lies past it (_safe_read's "Truncated File Read" ends the load, keeping the tags before),
+    /// the last of duplicate tags kept. Null for a header Pillow does not read as classic TIFF.
     /// </summary>
     private static Ifd? ReadFirstIfd(byte[] file)
     {
@@ -296,9 +334,13 @@ internal static class PillowTiffRaw
             }
             long size = n * unit;
             long data = size > 4 ? U32(at + 8) : at + 8;
-            if (size == 0 || data + size > file.Length)
+            if (size == 0)
             {
-                continue; // no data, or "Possibly corrupt EXIF data": the tag is skipped
+                continue; // no data: the tag is skipped
+            }
+            if (data + size > file.Length)
+            {
+                return new Ifd(tags, bytesTags, opaque.Count > 0, $"at tag {tag}, whose value lies past the end of the file");
             }
             bool interesting = tag is ImageWidth or ImageLength or BitsPerSample or Compression or Photometric or FillOrder or StripOffsets
                 or Orientation or SamplesPerPixel or RowsPerStrip or PlanarConfiguration or TileOffsets or ExtraSamples or SampleFormat;
@@ -344,6 +386,6 @@ internal static class PillowTiffRaw
                 bytesTags[tag] = values;
             }
         }
-        return new Ifd(tags, bytesTags, opaque.Count > 0);
+        return new Ifd(tags, bytesTags, opaque.Count > 0, ifd + 2 + (12L * count) > file.Length ? "where its entries run past the end of the file" : null);
     }
 }

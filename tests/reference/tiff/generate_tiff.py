@@ -5,8 +5,9 @@ Covers what PillowTiffRaw (Pillow's own raw reader for 8-bit L/RGB/RGBX/RGBA str
 byte orders II/MM, RowsPerStrip values (missing, 0, 1, more than the height), more strip offsets than strips,
 strips out of file order and past the end, single mapped strips cut short, StripByteCounts missing/zero/short,
 BitsPerSample counts other than SamplesPerPixel, ExtraSamples, SampleFormat, photometric 0/1/2, planar and
-orientation tags, header and IFD damage, and compressions 5/8/32773 with broken data. Judged as transformers'
-load_image does: Image.open -> ImageOps.exif_transpose -> convert("RGB"), LOAD_TRUNCATED_IMAGES = False.
+orientation tags, header and IFD damage, and compressions 5/8/32773 with broken data; also tags of every type and
+negative values, tags given twice, directories cut by a value past the end of the file, and FillOrder 2. Judged as
+transformers' load_image does: Image.open -> ImageOps.exif_transpose -> convert("RGB"), LOAD_TRUNCATED_IMAGES = False.
 Writes cases/*.tif and cases/verdicts.json (zlib+base64 RGB pixels where Pillow accepts, the error where not).
 
     /usr/bin/python3 tests/reference/tiff/generate_tiff.py
@@ -14,6 +15,7 @@ Writes cases/*.tif and cases/verdicts.json (zlib+base64 RGB pixels where Pillow 
 
 import os
 import random
+import struct
 import sys
 import io
 import zlib
@@ -392,6 +394,96 @@ def cases():
                                                ((273, 4, [("px", 0), bw_size - 1]) if e[0] == 273 else (278, 3, [2]))
                                                for e in bw_entries], key=lambda e: e[0]), bw)
 
+    # PillowTiffRaw.ReadFirstIfd and TryDecode, past the survivors of a mutation run. L 5 × 3, one strip unless said.
+    img = px(w * h)
+    base = strips(w, h, 1, 3, 1)
+
+    def swap(entries, tag, typ, values):
+        """The entries with the tag's entry replaced (or added), sorted."""
+        return sorted([e for e in entries if e[0] != tag] + [(tag, typ, values)], key=lambda e: e[0])
+
+    def typed(typ, values, mm=False):
+        """Integer values in a type tiff() does not size itself: signed, and LONG8."""
+        size = {6: 1, 8: 2, 9: 4, 16: 8}[typ]
+        return Raw(len(values), b"".join(v.to_bytes(size, "big" if mm else "little", signed=typ != 16) for v in values))
+
+    # Signed and LONG8 StripOffsets of three strips (values after the first read from the right place), both byte
+    # orders, and a LONG8 width big-endian.
+    rows3 = strips(w, h, 1, 1, 1, counts=None)
+    for typ, name in ((6, "sbyte"), (8, "sshort"), (9, "slong"), (16, "long8")):
+        for mm in (False, True):
+            yield f"l-offsets-{name}{'-mm' if mm else ''}", tiff(swap(rows3, 273, typ, typed(typ, [8, 13, 18], mm)), img, mm=mm)
+    yield "l-width-long8-mm", tiff(swap(base, 256, 16, typed(16, [5], True)), img, mm=True)
+    def rational(n):
+        """One RATIONAL (or SRATIONAL) value n/1."""
+        return Raw(1, n.to_bytes(4, "little") + (1).to_bytes(4, "little"))
+
+    def first(typ):
+        """A sort key putting a tag's entry of this type before its other entry."""
+        return lambda e: (e[0], e[1] != typ)
+
+    # Types Pillow does not read as plain integers, in tags the raw reader uses, which leaves them to ImageSharp: RATIONAL,
+    # SRATIONAL, FLOAT, DOUBLE, UNDEFINED and ASCII ("-long": 6 bytes, out of line at the very end of the file).
+    for name, tag, typ, value in (("compression-rational", 259, 5, rational(1)),
+                                  ("compression-double", 259, 12, Raw(1, struct.pack("<d", 1))),
+                                  ("compression-undefined", 259, 7, Raw(1, b"\1")), ("compression-ascii", 259, 2, Raw(2, b"1\0")),
+                                  ("width-rational", 256, 5, rational(5)), ("width-float", 256, 11, Raw(1, struct.pack("<f", 5))),
+                                  ("width-ascii", 256, 2, Raw(2, b"5\0")), ("width-undefined", 256, 7, Raw(1, b"\5")),
+                                  ("width-ascii-long", 256, 2, Raw(6, b"5" + bytes(5))), ("fill-rational", 266, 5, rational(1)),
+                                  ("fill-ascii", 266, 2, Raw(2, b"1\0")), ("orient-srational", 274, 10, rational(1)),
+                                  ("orient-undefined", 274, 7, Raw(1, b"\1")), ("orient-ascii-long", 274, 2, Raw(6, b"1" + bytes(5)))):
+        yield f"l-{name}", tiff(swap(base, tag, typ, value), img)
+    # Negative signed values: alone, and beside values that are not.
+    yield "l-compression-sshort-minus1", tiff(swap(base, 259, 8, typed(8, [-1])), img)
+    yield "l-orient-sshort-minus1", tiff(swap(base, 274, 8, typed(8, [-1])), img)
+    yield "l-width-sshort-minus5", tiff(swap(base, 256, 8, typed(8, [-5])), img)
+    yield "l-bps-sshort-8-minus1", tiff(swap(base, 258, 8, typed(8, [8, -1])), img)
+    yield "l-offsets-sshort-minus1", tiff(swap(rows3, 273, 8, typed(8, [-1, 13, 18])), img)
+    yield "l-offsets-sshort-8-minus1", tiff(swap(rows3, 273, 8, typed(8, [8, -1, 18])), img)
+    # A tag given twice: the last entry decides, whatever the type of the first.
+    yield "l-width-rational-then-short", tiff(sorted(base + [(256, 5, rational(5))], key=first(5)), img)
+    yield "l-width-short-then-rational", tiff(sorted(base + [(256, 5, rational(5))], key=first(3)), img)
+    yield "l-compression-byte-then-short", tiff(sorted(base + [(259, 1, Raw(1, b"\1"))], key=first(1)), img)
+    # A BYTE RowsPerStrip is refused under Compression 1 only, so these tell which Compression entry counts.
+    rps_byte = swap(base, 278, 1, Raw(1, b"\3"))
+    yield "l-rps-byte-compression-lzw-then-rational", tiff(sorted(swap(rps_byte, 259, 3, [5]) + [(259, 5, rational(1))], key=first(3)), img)
+    yield "l-rps-byte-compression-minus1", tiff(swap(rps_byte, 259, 8, typed(8, [-1])), img)
+    yield "l-rps-byte-compression-lzw-then-minus1", tiff(sorted(swap(rps_byte, 259, 3, [5]) + [(259, 8, typed(8, [-1]))],
+                                                                key=first(3)), img)
+    # Headers that are neither II nor MM, in either byte order, and MM with the magic number's bytes swapped.
+    yield "l-header-im", b"IM" + tiff(base, img)[2:]
+    yield "l-header-mi", b"MI" + tiff(base, img, mm=True)[2:]
+    yield "l-header-mm-magic-swapped", b"MM*\0" + tiff(base, img, mm=True)[4:]
+    # int() of blanks only.
+    yield "l-width-ascii-blanks", tiff(byte_tag(256, b" \t"), img)
+    # One strip given twice, both copies cut short by the end of the file: Pillow reads only the later one.
+    size = len(tiff(strips(w, h, 1, 3, 1, counts=None, offsets=[0, 0]), img))
+    yield "l-dup-both-short", tiff(strips(w, h, 1, 3, 1, counts=None, offsets=[size - 4, size - 2]), img)
+    # A value past the end of the file ends Pillow's reading of the directory (_safe_read raises): before ImageWidth,
+    # between ImageWidth and ImageLength, before StripOffsets, before PlanarConfiguration 2 (unseen: the RGB strip
+    # is read chunky), and after all the tags that matter.
+    past = Raw(20, bytes(20))
+    yield "l-cut-before-width", tiff(sorted(base + [(254, 4, Raw(2, bytes(8)))], key=lambda e: e[0]), img)[:-8]
+    yield "l-cut-after-width", tiff(base[:1] + [(270, 2, past)] + base[1:], img)[:-20]
+    yield "l-cut-before-offsets", tiff(sorted(base + [(270, 2, past)], key=lambda e: e[0]), img)[:-20]
+    rgb3 = px(w * h * 3)
+    yield "rgb-cut-before-planar2", tiff(sorted(strips(w, h, 3, 3, 2, more=[(284, 3, [2])]) + [(282, 5, Raw(1, bytes(8)))],
+                                               key=lambda e: e[0]), rgb3)[:-8]
+    yield "l-cut-after-all", tiff(sorted(base + [(315, 2, past)], key=lambda e: e[0]), img)[:-20]
+    # Directories whose entries Pillow cannot read, the file ending first: its count read from the header of an
+    # 8-byte file, and a count of 1 in the file's last two bytes. Pillow then has no ImageWidth.
+    yield "ifd-in-header", b"II*\0" + (4).to_bytes(4, "little")
+    yield "ifd-at-end", tiff(base, img, ifd_at=len(tiff(base, img))) + (1).to_bytes(2, "little")
+    # FillOrder 2: Pillow's L;R, L;IR and RGB;R raw modes reverse the bits of each byte; RGBX and RGBA have none.
+    for spp, name, pm, ex in ((1, "l", 1, ()), (1, "li", 0, ()), (3, "rgb", 2, ()), (4, "rgbx", 2, (0,)), (4, "rgba", 2, (2,))):
+        data = px(w * h * spp)
+        yield f"{name}-fill2", tiff(strips(w, h, spp, 1, pm, extra=ex, more=[(266, 3, [2])]), data)
+    yield "l-fill2-mm", tiff(strips(w, h, 1, 2, 1, more=[(266, 3, [2])]), img, mm=True)
+    yield "l-fill3", tiff(strips(w, h, 1, 3, 1, more=[(266, 3, [3])]), img)
+    # Sizes of exactly int.MaxValue.
+    yield "l-width-intmax", tiff(swap(base, 256, 4, [2147483647]), img)
+    yield "l-height-intmax", tiff(swap(base, 257, 4, [2147483647]), img)
+
 
 # Files where this library does not (yet) match Pillow; the tests skip them and the report names them.
 KNOWN = {
@@ -416,6 +508,18 @@ KNOWN = {
     "lzw-codes-12-bit-ok": "an LZW table past 4,096 entries (libtiff keeps 12-bit codes up to 5,119): ImageSharp's decoder "
                            "fails (IndexOutOfRange)",
     "lzw-rps-count0": "a RowsPerStrip entry with no values: libtiff rejects the field and Pillow the file; ImageSharp reads it",
+    # Tags the raw reader does not interpret (a type other than an integer, a negative value) leave the file to
+    # ImageSharp, which reads them otherwise than Pillow's _setup does.
+    "l-compression-undefined": "an UNDEFINED Compression: Pillow's COMPRESSION_INFO has no bytes key (refused); ImageSharp reads the file",
+    "l-compression-ascii": "an ASCII Compression: Pillow's COMPRESSION_INFO has no str key (refused); ImageSharp reads the file",
+    "l-compression-sshort-minus1": "Compression -1: not in Pillow's COMPRESSION_INFO (refused); ImageSharp reads the file",
+    "l-fill-ascii": "an ASCII FillOrder: no OPEN_INFO key holds a str (refused); ImageSharp reads the file",
+    "l-width-rational": "a RATIONAL ImageWidth: Pillow takes int() of it; ImageSharp finds no ImageWidth",
+    "l-width-float": "a FLOAT ImageWidth: Pillow takes int() of it; ImageSharp finds no ImageWidth",
+    "l-width-ascii": "an ASCII ImageWidth: Pillow takes int() of the text; ImageSharp finds no ImageWidth",
+    "l-bps-sshort-8-minus1": "BitsPerSample 8, -1 for one sample: Pillow keeps the 8; ImageSharp fails on the signed values",
+    "l-header-mm-magic-swapped": "MM*\\0 (the magic number's bytes swapped): Pillow reads it as big-endian; TiffStripGuard.Handles and "
+                                 "ImageSharp do not take the signature",
 }
 
 
