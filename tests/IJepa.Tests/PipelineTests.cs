@@ -197,10 +197,12 @@ public class PipelineTests
         Assert.Equal((1024, 768), (straight.SourceWidth, straight.SourceHeight));
         ImageEmbedding turned = fast.Encode(WithOrientation(photo, 6), "turned");
         Assert.Equal((768, 1024), (turned.SourceWidth, turned.SourceHeight));
-        Assert.Equal((768, 1024), (encoder.Encode(WithOrientation(photo, 6)).SourceWidth, encoder.Encode(WithOrientation(photo, 6)).SourceHeight));
+        ImageEmbedding full = encoder.Encode(WithOrientation(photo, 6));
+        Assert.Equal((768, 1024), (full.SourceWidth, full.SourceHeight));
         using TorchSharp.torch.Tensor pixels = TorchSharp.torch.zeros(1, 3, 70, 70);
-        Assert.Null(encoder.Encode(pixels)[0].SourceWidth);
-        Assert.Null(encoder.Encode(pixels)[0].SourceHeight);
+        ImageEmbedding fromPixels = encoder.Encode(pixels)[0];
+        Assert.Null(fromPixels.SourceWidth);
+        Assert.Null(fromPixels.SourceHeight);
     }
 
     private static (int Width, int Height) PngSize(string path)

@@ -236,23 +236,29 @@ public class TiffMutantTests
     /// the old count, the rest 0, appended after the file.</summary>
     private static byte[] WithStripByteCounts(byte[] file, int n)
     {
+        int entry = Entry(file, 279);
+        Assert.Equal(1u, BitConverter.ToUInt32(file, entry + 4));
+        byte[] grown = new byte[file.Length + (4L * n)];
+        file.CopyTo(grown, 0);
+        BitConverter.TryWriteBytes(grown.AsSpan(entry + 4), (uint)n);
+        BitConverter.TryWriteBytes(grown.AsSpan(entry + 8), (uint)file.Length);
+        BitConverter.TryWriteBytes(grown.AsSpan(file.Length), BitConverter.ToUInt32(file, entry + 8));
+        return grown;
+    }
+
+    /// <summary>Where the little-endian file's first directory holds the entry of <paramref name="tag"/>.</summary>
+    private static int Entry(byte[] file, ushort tag)
+    {
         int ifd = BitConverter.ToInt32(file, 4), entries = BitConverter.ToUInt16(file, ifd);
         for (int i = 0; i < entries; i++)
         {
             int entry = ifd + 2 + (12 * i);
-            if (BitConverter.ToUInt16(file, entry) != 279)
+            if (BitConverter.ToUInt16(file, entry) == tag)
             {
-                continue;
+                return entry;
             }
-            Assert.Equal(1u, BitConverter.ToUInt32(file, entry + 4));
-            byte[] grown = new byte[file.Length + (4L * n)];
-            file.CopyTo(grown, 0);
-            BitConverter.TryWriteBytes(grown.AsSpan(entry + 4), (uint)n);
-            BitConverter.TryWriteBytes(grown.AsSpan(entry + 8), (uint)file.Length);
-            BitConverter.TryWriteBytes(grown.AsSpan(file.Length), BitConverter.ToUInt32(file, entry + 8));
-            return grown;
         }
-        throw new InvalidOperationException("no StripByteCounts");
+        throw new InvalidOperationException($"no tag {tag}");
     }
 
     // Whether the raw reader takes a file itself (then with Pillow's pixels) or leaves it to ImageSharp; the corpus
@@ -313,26 +319,17 @@ public class TiffMutantTests
     /// appended after the file.</summary>
     private static byte[] WithBitsPerSample(byte[] file, int n)
     {
-        int ifd = BitConverter.ToInt32(file, 4), entries = BitConverter.ToUInt16(file, ifd);
-        for (int i = 0; i < entries; i++)
+        int entry = Entry(file, 258);
+        byte[] grown = new byte[file.Length + (2L * n)];
+        file.CopyTo(grown, 0);
+        BitConverter.TryWriteBytes(grown.AsSpan(entry + 2), (ushort)3);
+        BitConverter.TryWriteBytes(grown.AsSpan(entry + 4), (uint)n);
+        BitConverter.TryWriteBytes(grown.AsSpan(entry + 8), (uint)file.Length);
+        for (long k = file.Length; k < grown.Length; k += 2)
         {
-            int entry = ifd + 2 + (12 * i);
-            if (BitConverter.ToUInt16(file, entry) != 258)
-            {
-                continue;
-            }
-            byte[] grown = new byte[file.Length + (2L * n)];
-            file.CopyTo(grown, 0);
-            BitConverter.TryWriteBytes(grown.AsSpan(entry + 2), (ushort)3);
-            BitConverter.TryWriteBytes(grown.AsSpan(entry + 4), (uint)n);
-            BitConverter.TryWriteBytes(grown.AsSpan(entry + 8), (uint)file.Length);
-            for (long k = file.Length; k < grown.Length; k += 2)
-            {
-                grown[k] = 8;
-            }
-            return grown;
+            grown[k] = 8;
         }
-        throw new InvalidOperationException("no BitsPerSample");
+        return grown;
     }
 
     [Fact]
