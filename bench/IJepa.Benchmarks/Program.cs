@@ -29,6 +29,8 @@ using IJepa.Preprocessing;
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- train-flops [--width 96] [--depth 4] [--heads 4] [--predictor-width 48] [--predictor-depth 2]
 //       [--batch 128] [--patch 4] [--image-size 28] [--steps 40] [--threads N] [--precision float32,bfloat16] [--out FILE]
 //       An I-JEPA training step's matrix work per second against the machine's float32 GEMM peak (the shipped model's sizes by default).
+//   dotnet run --project bench/IJepa.Benchmarks -c Release -- scalar-race [--calls 3000000] [--rounds 3]
+//       x.add_(y) (TorchSharp's temporary alpha) against x.add_(y, held alpha) under a busy finalizer, in child processes.
 // Without --model, a random full-size ViT-H/14 checkpoint is written to bench/results/tmp/vith14 first,
 // and its ONNX export (Debian's python3-torch, bench/onnx/export_onnx.py) to bench/results/tmp/vith14-onnx.
 string command = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "all";
@@ -194,10 +196,12 @@ switch (command)
             int.Parse(Option("--requests") ?? "4000", CultureInfo.InvariantCulture), int.Parse(Option("--clients") ?? "64", CultureInfo.InvariantCulture), 0.1,
             int.Parse(Option("--overload-clients") ?? "256", CultureInfo.InvariantCulture), int.Parse(Option("--overload-queue") ?? "16", CultureInfo.InvariantCulture),
             int.Parse(Option("--overload-seconds") ?? "45", CultureInfo.InvariantCulture), Option("--out"), (Option("--phases") ?? "load,overload,sigterm").Split(',')));
+    case "scalar-race":
+        return ScalarRaceBenchmark.Run(args);
     case "hub-serve":
         return await HubBenchmark.ServeAsync(modelDir);
     default:
-        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess, forward, routes, load-original, pipeline, gpu-forward, hub, parquet-topk, parquet-cost, server-load)");
+        Console.Error.WriteLine($"unknown command '{command}' (all, load, preprocess, forward, routes, load-original, pipeline, gpu-forward, hub, parquet-topk, parquet-cost, server-load, train-flops, scalar-race)");
         return 2;
 }
 

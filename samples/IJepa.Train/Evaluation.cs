@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using IJepa.Model;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace IJepa.Train;
@@ -19,7 +20,8 @@ internal static class Evaluation
     {
         int size = data.Rows * data.Columns;
         using Tensor bytes = tensor(data.Pixels.AsSpan(index * size, size).ToArray(), [1, data.Rows, data.Columns]);
-        return bytes.to(ScalarType.Float32).div_(255.0);
+        using Scalar full = 255.0.ToScalar();
+        return bytes.to(ScalarType.Float32).div_(full);
     }
 
     public static int Run(string directory, string? model, bool rawPixels, int probeEpochs, int seed)
@@ -53,7 +55,8 @@ internal static class Evaluation
                 int n = Math.Min(Chunk, data.Count - start);
                 Tensor gray = stack(Enumerable.Range(start, n).Select(i => Gray(data, i)).ToArray());
                 // The model's preprocessing: mean = std = 0.5, gray replicated to RGB.
-                Tensor pixels = gray.sub(0.5).div_(0.5);
+                using Scalar half = 0.5.ToScalar();
+                Tensor pixels = gray.sub(half).div_(half);
                 if (encoder is null)
                 {
                     parts.Add(pixels.flatten(1).MoveToOuterDisposeScope());
@@ -79,6 +82,8 @@ internal static class Evaluation
         Tensor index = nn.functional.normalize(trainFeatures, dim: 1);
         Tensor queries = nn.functional.normalize(testFeatures, dim: 1);
         long correct = 0;
+        // Scalars held across the calls (a temporary one can be freed while libtorch reads it; README, Known gaps).
+        using Scalar one = 1.ToScalar(), tieWeight = 1e-3.ToScalar();
         for (long start = 0; start < queries.shape[0]; start += 1000)
         {
             using var inner = NewDisposeScope();
@@ -86,7 +91,7 @@ internal static class Evaluation
             (Tensor similarity, Tensor neighbours) = matmul(block, index.T).topk(k, dim: 1);
             Tensor votes = nn.functional.one_hot(trainLabels[neighbours], 10).to(ScalarType.Float32);
             // Counts decide; the summed similarity (below 1 per neighbour, scaled by 1e-3) only breaks ties.
-            Tensor scores = votes.sum(1) + (votes * similarity.unsqueeze(-1)).sum(1).mul(1e-3);
+            Tensor scores = votes.sum(1).add((votes * similarity.unsqueeze(-1)).sum(1).mul(tieWeight), one);
             correct += scores.argmax(1).eq(testLabels.narrow(0, start, block.shape[0])).sum().item<long>();
         }
         return correct / (double)queries.shape[0];
@@ -96,7 +101,8 @@ internal static class Evaluation
     {
         using var scope = NewDisposeScope();
         Tensor mean = trainFeatures.mean([0], keepdim: true);
-        Tensor std = trainFeatures.std(0, keepdim: true).add_(1e-6);
+        using Scalar epsilon = 1e-6.ToScalar(), unit = 1.ToScalar();
+        Tensor std = trainFeatures.std(0, keepdim: true).add_(epsilon, unit);
         Tensor x = (trainFeatures - mean) / std;
         Tensor xTest = (testFeatures - mean) / std;
         manual_seed(seed);

@@ -8,6 +8,7 @@ using IJepa.Train;
 using IJepa.Training;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
+using TorchSharp;
 using static TorchSharp.torch;
 
 // Pretrains an I-JEPA encoder on unlabeled images, and evaluates encoders on Fashion-MNIST.
@@ -117,7 +118,8 @@ else
         byte[] pixels = new byte[image.Width * image.Height * 3];
         image.CopyPixelDataTo(pixels);
         using Tensor hwc = tensor(pixels, [image.Height, image.Width, 3]);
-        return hwc.permute(2, 0, 1).to(ScalarType.Float32).div_(255.0);
+        using Scalar full = 255.0.ToScalar();
+        return hwc.permute(2, 0, 1).to(ScalarType.Float32).div_(full);
     };
 }
 

@@ -1,3 +1,5 @@
+using IJepa.Runtime;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -35,10 +37,13 @@ internal sealed class AdamW : IDisposable
     public void Step(double learningRate, double weightDecay)
     {
         using var noGrad = no_grad();
+        // Every Scalar held until its calls return: a temporary can be finalized while libtorch reads it (HeldScalars).
+        using Scalar beta2 = _beta2.ToScalar(), oneMinusBeta2 = (1.0 - _beta2).ToScalar(), epsilon = _epsilon.ToScalar();
         foreach (ParameterGroup group in _groups)
         {
             group.LearningRate = learningRate;
             group.WeightDecay = group.ExcludeFromDecay ? 0.0 : weightDecay;
+            using Scalar decay = (1.0 - (learningRate * group.WeightDecay)).ToScalar();
             foreach (Slot slot in group.Slots)
             {
                 using var scope = NewDisposeScope();
@@ -54,13 +59,14 @@ internal sealed class AdamW : IDisposable
                 }
                 slot.Steps++;
                 // Decoupled decay first, then the moments and the bias-corrected update.
-                slot.Parameter.mul_(1.0 - (learningRate * group.WeightDecay));
+                slot.Parameter.mul_(decay);
                 slot.ExpAvg.lerp_(grad, 1.0 - _beta1);
-                slot.ExpAvgSq!.mul_(_beta2).addcmul_(grad, grad, 1.0 - _beta2);
+                slot.ExpAvgSq!.mul_(beta2).addcmul_(grad, grad, oneMinusBeta2);
                 double correction1 = 1.0 - Math.Pow(_beta1, slot.Steps);
                 double correction2Sqrt = Math.Sqrt(1.0 - Math.Pow(_beta2, slot.Steps));
-                Tensor denominator = slot.ExpAvgSq.sqrt().div_(correction2Sqrt).add_(_epsilon);
-                slot.Parameter.addcdiv_(slot.ExpAvg, denominator, -learningRate / correction1);
+                using Scalar correction2 = correction2Sqrt.ToScalar(), stepSize = (-learningRate / correction1).ToScalar();
+                Tensor denominator = slot.ExpAvgSq.sqrt().div_(correction2).add_(epsilon, HeldScalars.One);
+                slot.Parameter.addcdiv_(slot.ExpAvg, denominator, stepSize);
             }
         }
     }

@@ -1,4 +1,5 @@
 using IJepa.Masking;
+using IJepa.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -201,9 +202,10 @@ public sealed class IJepaTrainer : IDisposable
             _optimizer.Step(learningRate, weightDecay);
             using (no_grad())
             {
+                using Scalar keep = momentum.ToScalar(), take = (1.0 - momentum).ToScalar();
                 foreach ((Parameter online, Parameter target) in _emaPairs)
                 {
-                    target.mul_(momentum).add_(online, 1.0 - momentum);
+                    target.mul_(keep).add_(online, take);
                 }
             }
         }
@@ -348,6 +350,8 @@ public sealed class IJepaTrainer : IDisposable
 
     private static void InitializeNetwork(nn.Module network, string blocks, Generator generator)
     {
+        // Truncated at ±2 (timm's trunc_normal_ bounds), held across the loop (HeldScalars says why).
+        using Scalar low = (-2.0).ToScalar(), high = 2.0.ToScalar();
         foreach ((string name, Parameter parameter) in network.named_parameters())
         {
             if (name.EndsWith("pos_embed", StringComparison.Ordinal))
@@ -356,7 +360,7 @@ public sealed class IJepaTrainer : IDisposable
             }
             if (name.Contains("norm", StringComparison.Ordinal))
             {
-                parameter.fill_(name.EndsWith(".weight", StringComparison.Ordinal) ? 1.0 : 0.0);
+                parameter.fill_(name.EndsWith(".weight", StringComparison.Ordinal) ? HeldScalars.One : HeldScalars.Zero);
                 continue;
             }
             if (name.EndsWith(".bias", StringComparison.Ordinal))
@@ -365,13 +369,14 @@ public sealed class IJepaTrainer : IDisposable
                 continue;
             }
             using Tensor values = normal(0.0, 0.02, parameter.shape, ScalarType.Float32, CPU, generator: generator);
-            using Tensor truncated = values.clamp(-2.0, 2.0);
+            using Tensor truncated = values.clamp(low, high);
             parameter.copy_(truncated);
             string[] parts = name.Split('.');
             // Deeper blocks start with smaller residual branches, as in the paper's code.
             if (parts.Length == 5 && parts[0] == blocks && ((parts[2] == "attn" && parts[3] == "proj") || (parts[2] == "mlp" && parts[3] == "fc2")))
             {
-                parameter.div_(Math.Sqrt(2.0 * (int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) + 1)));
+                using Scalar depth = Math.Sqrt(2.0 * (int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) + 1)).ToScalar();
+                parameter.div_(depth);
             }
         }
     }

@@ -1,3 +1,4 @@
+using IJepa.Runtime;
 using IJepaPredictor = IJepa.Model.IJepaPredictor;
 using IJepaConfig = IJepa.Model.IJepaConfig;
 using TorchSharp;
@@ -38,8 +39,8 @@ internal sealed class TrainingBlock : nn.Module
 
     public Tensor Forward(Tensor x)
     {
-        Tensor h = x + _attn.Forward(_norm1.forward(x));
-        return h + _mlp.Forward(_norm2.forward(h));
+        Tensor h = x.add(_attn.Forward(_norm1.forward(x)), HeldScalars.One);
+        return h.add(_mlp.Forward(_norm2.forward(h)), HeldScalars.One);
     }
 
     private sealed class TrainingAttention : nn.Module
@@ -151,7 +152,7 @@ internal sealed class TrainingEncoder : nn.Module
     /// <summary>Encodes [B, C, H, W]; with masks, only their tokens ([masks × B, K, D], mask-major).</summary>
     public Tensor Forward(Tensor pixels, IReadOnlyList<Tensor>? masks)
     {
-        Tensor x = _patchEmbed.Forward(pixels) + _posEmbed;
+        Tensor x = _patchEmbed.Forward(pixels).add(_posEmbed, HeldScalars.One);
         if (masks is not null)
         {
             x = Masks.Gather(x, masks);
@@ -216,10 +217,10 @@ internal sealed class TrainingPredictor : nn.Module
         long batch = context.shape[0] / contextMasks.Count;
         Tensor x = MixedPrecision.Linear(_embed, context, _matmulType);
         Tensor positions = _positions.expand(batch, -1, -1);
-        x = x + Masks.Gather(positions, contextMasks);
+        x = x.add(Masks.Gather(positions, contextMasks), HeldScalars.One);
         long contextTokens = x.shape[1];
         Tensor targetPositions = Masks.RepeatInterleaveBatch(Masks.Gather(positions, targetMasks), batch, contextMasks.Count);
-        Tensor queries = _maskToken + targetPositions;
+        Tensor queries = _maskToken.add(targetPositions, HeldScalars.One);
         x = cat([x.repeat(targetMasks.Count, 1, 1), queries], 1);
         for (int i = 0; i < _blocks.Count; i++)
         {

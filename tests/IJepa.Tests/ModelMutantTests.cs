@@ -1,4 +1,5 @@
 using System.Text.Json;
+using TorchSharp;
 
 namespace IJepa.Tests;
 
@@ -95,11 +96,11 @@ public class ModelMutantTests
             using Tensor values = parameter.to(ScalarType.Float64);
             if (name.Contains("layernorm", StringComparison.Ordinal))
             {
-                Assert.True(values.eq(name.EndsWith(".weight", StringComparison.Ordinal) ? 1.0 : 0.0).all().item<bool>(), name);
+                Assert.True(values.eq(name.EndsWith(".weight", StringComparison.Ordinal) ? IJepa.Runtime.HeldScalars.One : IJepa.Runtime.HeldScalars.Zero).all().item<bool>(), name);
             }
             else if (name.EndsWith(".bias", StringComparison.Ordinal))
             {
-                Assert.True(values.eq(0.0).all().item<bool>(), name);
+                Assert.True(values.eq(IJepa.Runtime.HeldScalars.Zero).all().item<bool>(), name);
             }
             else
             {
@@ -214,7 +215,7 @@ public class ModelMutantTests
         using IJepaModelOutput full = model.Forward(pixels);
         long[] order = Enumerable.Range(0, 25).Select(i => (long)((i * 7) % 25)).ToArray();
         using Tensor permutation = tensor(order).unsqueeze(0).repeat(2, 1);
-        using Tensor identity = arange(25, ScalarType.Int32).unsqueeze(0).repeat(2, 1);
+        using Tensor identity = tensor(Enumerable.Range(0, 25).ToArray()).unsqueeze(0).repeat(2, 1);
         using Tensor masked = model.ForwardMasked(pixels, [identity, permutation]);
         Assert.Equal([4L, 25, 48], masked.shape);
         using Tensor permuted = full.LastHiddenState.index_select(1, permutation[0]);
@@ -232,8 +233,9 @@ public class ModelMutantTests
         Assert.StartsWith("A mask must be [batch = 2, K >= 1] indices; got [2].", Fails(zeros(new long[] { 2 }, ScalarType.Int64)), StringComparison.Ordinal);
         Assert.StartsWith("A mask must be [batch = 2, K >= 1] indices; got [1,3].", Fails(zeros(new long[] { 1, 3 }, ScalarType.Int64)), StringComparison.Ordinal);
         Assert.StartsWith("A mask must be [batch = 2, K >= 1] indices; got [2,0].", Fails(zeros(new long[] { 2, 0 }, ScalarType.Int64)), StringComparison.Ordinal);
-        Assert.StartsWith("Mask indices must lie in 0..24.", Fails(full(2, 3, 25L)), StringComparison.Ordinal);
-        Assert.StartsWith("Mask indices must lie in 0..24.", Fails(full(2, 3, -1L)), StringComparison.Ordinal);
+        using Scalar pastEnd = 25L.ToScalar(), negative = (-1L).ToScalar();
+        Assert.StartsWith("Mask indices must lie in 0..24.", Fails(full(2, 3, pastEnd)), StringComparison.Ordinal);
+        Assert.StartsWith("Mask indices must lie in 0..24.", Fails(full(2, 3, negative)), StringComparison.Ordinal);
         Assert.StartsWith("All masks must keep the same number of tokens", Fails(zeros(new long[] { 2, 3 }, ScalarType.Int64), zeros(new long[] { 2, 4 }, ScalarType.Int64)), StringComparison.Ordinal);
         using Tensor edges = tensor(new long[] { 0, 24, 24, 0 }).view(2, 2);
         using Tensor ok = model.ForwardMasked(pixels, [edges]);
@@ -357,7 +359,7 @@ public class ModelMutantTests
         using Tensor grid = parameters["embeddings.position_embeddings"].reshape(1, 5, 5, 48).permute(0, 3, 1, 2);
         using Tensor resized = nn.functional.interpolate(grid, size: [height / 14, width / 14], mode: InterpolationMode.Bicubic, align_corners: false);
         using Tensor positions = resized.permute(0, 2, 3, 1).reshape(1, height / 14 * (width / 14), 48);
-        using Tensor expected = tokens + positions;
+        using Tensor expected = tokens.add(positions, IJepa.Runtime.HeldScalars.One);
         Tensor actual = output.HiddenStates![0];
         Assert.Equal(expected.shape, actual.shape);
         double error = MaxAbs(actual - expected);
@@ -389,13 +391,13 @@ public class ModelMutantTests
         Tensor normed = Ln(x, L + "layernorm_before");
         Tensor Heads(string p) => Dense(normed, L + "attention.attention." + p).view(2, 25, 6, 8).transpose(1, 2);
         Tensor context = nn.functional.scaled_dot_product_attention(Heads("query"), Heads("key"), Heads("value")).transpose(1, 2).reshape(2, 25, 48);
-        Tensor h = x + Dense(context, L + "attention.output.dense");
+        Tensor h = x.add(Dense(context, L + "attention.output.dense"), IJepa.Runtime.HeldScalars.One);
         Tensor hidden = nn.functional.gelu(Dense(Ln(h, L + "layernorm_after"), L + "intermediate.dense"), tanh ? TorchSharp.Modules.GELU.Approximate.tanh : TorchSharp.Modules.GELU.Approximate.none);
-        Tensor expected = h + Dense(hidden, L + "output.dense");
+        Tensor expected = h.add(Dense(hidden, L + "output.dense"), IJepa.Runtime.HeldScalars.One);
         double error = MaxAbs(output.HiddenStates[1] - expected);
         Assert.True(error < 1e-5, $"max |Δ| {error}");
         // The two GELUs differ by up to ~5e-4 per activation: the check above tells them apart.
-        Tensor other = h + Dense(nn.functional.gelu(Dense(Ln(h, L + "layernorm_after"), L + "intermediate.dense"), tanh ? TorchSharp.Modules.GELU.Approximate.none : TorchSharp.Modules.GELU.Approximate.tanh), L + "output.dense");
+        Tensor other = h.add(Dense(nn.functional.gelu(Dense(Ln(h, L + "layernorm_after"), L + "intermediate.dense"), tanh ? TorchSharp.Modules.GELU.Approximate.none : TorchSharp.Modules.GELU.Approximate.tanh), L + "output.dense"), IJepa.Runtime.HeldScalars.One);
         Assert.True(MaxAbs(output.HiddenStates[1] - other) > 10 * error);
     }
 

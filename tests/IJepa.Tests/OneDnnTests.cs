@@ -168,9 +168,10 @@ public class OneDnnTests
     {
         var linear = new Linear(inFeatures, outFeatures, hasBias, dtype, CPU);
         using var noGrad = no_grad();
+        using Scalar scale = 0.1.ToScalar();
         foreach (Parameter p in linear.parameters())
         {
-            using Tensor values = randn(p.shape).mul_(0.1);
+            using Tensor values = randn(p.shape).mul_(scale);
             p.copy_(values);
         }
         return linear;

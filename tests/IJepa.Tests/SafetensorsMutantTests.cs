@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
+using TorchSharp;
 
 namespace IJepa.Tests;
 
@@ -327,7 +328,8 @@ public class SafetensorsMutantTests
         // 24 MB: more than one positional read may return; every byte must land where it belongs.
         using TempFolder folder = TestData.NewFolder();
         string path = folder.File("big.safetensors");
-        using Tensor values = arange(6L * 1024 * 1024, ScalarType.Float32);
+        using Scalar count = (6L * 1024 * 1024).ToScalar();
+        using Tensor values = arange(IJepa.Runtime.HeldScalars.Zero, count, IJepa.Runtime.HeldScalars.One, ScalarType.Float32);
         SafetensorsWriter.Write(path, [("v", values)]);
         using Tensor back = TestData.ReadTensor(path, "v");
         Assert.True(values.eq(back).all().item<bool>());
@@ -372,7 +374,7 @@ public class SafetensorsMutantTests
     {
         using TempFolder folder = TestData.NewFolder();
         string path = folder.File("w.safetensors");
-        using Tensor matrix = arange(6, ScalarType.Float32).view(2, 3);
+        using Tensor matrix = tensor(new float[] { 0, 1, 2, 3, 4, 5 }).view(2, 3);
         using Tensor transposed = matrix.t();                     // not contiguous: written in its logical order
         using Tensor half = tensor(new float[] { 1.5f }).to(ScalarType.Float16);
         using Tensor brain = tensor(new float[] { -2f, 0.25f }).to(ScalarType.BFloat16);

@@ -1,3 +1,4 @@
+using IJepa.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -30,10 +31,10 @@ internal sealed class IJepaEmbeddings : nn.Module
         using Tensor tokens = _patchEmbeddings.Forward(pixels);
         if (!interpolatePosEncoding || (tokens.shape[1] == _config.NumPatches && height == width))
         {
-            return tokens + _positionEmbeddings;
+            return tokens.add(_positionEmbeddings, HeldScalars.One);
         }
         using Tensor positions = InterpolatePositions(height / _config.PatchSize, width / _config.PatchSize);
-        return tokens + positions;
+        return tokens.add(positions, HeldScalars.One);
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using IJepa.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -37,8 +38,8 @@ internal sealed class IJepaLayer : nn.Module
     {
         using var scope = NewDisposeScope();
         // Residuals are added in place into the freshly computed branch outputs: no extra [B, N, D] buffers.
-        Tensor h = _attention.Forward(_layernormBefore.Forward(x)).add_(x);
+        Tensor h = _attention.Forward(_layernormBefore.Forward(x)).add_(x, HeldScalars.One);
         Tensor activated = _intermediate.ForwardGelu(_layernormAfter.Forward(h), _tanhGelu ? GELU.Approximate.tanh : GELU.Approximate.none);
-        return _output.Forward(activated).add_(h).MoveToOuterDisposeScope();
+        return _output.Forward(activated).add_(h, HeldScalars.One).MoveToOuterDisposeScope();
     }
 }

@@ -1,5 +1,6 @@
 using IJepa.Checkpoints;
 using IJepa.Hub;
+using IJepa.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -148,7 +149,7 @@ public sealed class IJepaModel : nn.Module
             bool isNorm = name.Contains("layernorm", StringComparison.Ordinal);
             if (isNorm)
             {
-                parameter.fill_(name.EndsWith(".weight", StringComparison.Ordinal) ? 1.0 : 0.0);
+                parameter.fill_(name.EndsWith(".weight", StringComparison.Ordinal) ? HeldScalars.One : HeldScalars.Zero);
                 continue;
             }
             if (name.EndsWith(".bias", StringComparison.Ordinal))

@@ -1,3 +1,4 @@
+using IJepa.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -81,10 +82,10 @@ public sealed class IJepaPredictor : nn.Module
         long batch = context.shape[0] / contextMasks.Count;
         Tensor x = _embed.Forward(context.to(DType, Device));
         Tensor positions = _positions.expand(batch, -1, -1);
-        x = x + MaskIndices.Apply(positions, contextMasks, Device);
+        x = x.add(MaskIndices.Apply(positions, contextMasks, Device), HeldScalars.One);
         long contextTokens = x.shape[1];
         Tensor targetPositions = RepeatInterleaveBatch(MaskIndices.Apply(positions, targetMasks, Device), batch, contextMasks.Count);
-        Tensor targets = _maskToken + targetPositions;
+        Tensor targets = _maskToken.add(targetPositions, HeldScalars.One);
         x = cat([x.repeat(targetMasks.Count, 1, 1), targets], 1);
         for (int i = 0; i < _blocks.Count; i++)
         {
@@ -98,14 +99,17 @@ public sealed class IJepaPredictor : nn.Module
     public static Tensor SinCosPositions(int dim, int grid)
     {
         using var scope = NewDisposeScope();
-        Tensor coordinates = arange(grid, ScalarType.Float64);
+        using Scalar gridSize = grid.ToScalar();
+        Tensor coordinates = arange(HeldScalars.Zero, gridSize, HeldScalars.One, ScalarType.Float64);
         Tensor columns = coordinates.repeat(grid);                        // meshgrid(w, h)[0]: x varies fastest
         Tensor rows = coordinates.repeat_interleave(grid);                 // meshgrid(w, h)[1]
         return cat([OneAxis(dim / 2, columns), OneAxis(dim / 2, rows)], 1).MoveToOuterDisposeScope();
 
         static Tensor OneAxis(int dim, Tensor positions)
         {
-            Tensor omega = 1.0 / pow(10000.0, arange(dim / 2, ScalarType.Float64) / (dim / 2.0));
+            using Scalar count = (dim / 2).ToScalar(), half = (dim / 2.0).ToScalar();
+            Tensor exponents = arange(HeldScalars.Zero, count, HeldScalars.One, ScalarType.Float64).div_(half);
+            Tensor omega = pow(10000.0, exponents).reciprocal_();
             Tensor angles = outer(positions, omega);
             return cat([angles.sin(), angles.cos()], 1);
         }

@@ -25,7 +25,7 @@ internal static class MultiHeadAttention
         // One Scalar, held (and so kept alive) until the loop is done: a temporary converted from a double at each
         // call can be finalized while libtorch still reads it, which crashed a FeatureDump run under heavy load
         // ("Expected false to be true" in c10::Scalar::toDouble, from mul).
-        using Scalar scale = 1.0 / Math.Sqrt(headDim);
+        using Scalar scale = (1.0 / Math.Sqrt(headDim)).ToScalar();
         Tensor context = empty([batch, tokens, heads, headDim], q.dtype, q.device);
         for (long i = 0; i < batch; i++)
         {

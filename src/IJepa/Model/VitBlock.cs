@@ -1,3 +1,4 @@
+using IJepa.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -30,8 +31,8 @@ internal sealed class VitBlock : nn.Module
     public Tensor Forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        Tensor h = _attn.Forward(_norm1.Forward(x)).add_(x);
-        return _mlp.Forward(_norm2.Forward(h)).add_(h).MoveToOuterDisposeScope();
+        Tensor h = _attn.Forward(_norm1.Forward(x)).add_(x, HeldScalars.One);
+        return _mlp.Forward(_norm2.Forward(h)).add_(h, HeldScalars.One).MoveToOuterDisposeScope();
     }
 
     private sealed class VitAttention : nn.Module

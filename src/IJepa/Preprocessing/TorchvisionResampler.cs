@@ -57,7 +57,7 @@ internal static class TorchvisionResampler
         if (mode == InterpolationMode.Bicubic)
         {
             // Bounds held until the call returns: a temporary Scalar can be finalized while libtorch reads it.
-            using Scalar low = 0, high = 255;
+            using Scalar low = 0.ToScalar(), high = 255.ToScalar();
             _ = resized.clamp_(low, high);
         }
         _ = resized.round_();
