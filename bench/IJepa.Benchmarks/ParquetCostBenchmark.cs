@@ -60,6 +60,12 @@ internal static class ParquetCostBenchmark
         Say($"median FeatureDump rate: safetensors {safetensorsRate:F1} images/s, parquet {parquetRate:F1} images/s; parquet = {parquetRate / safetensorsRate:F3} x safetensors "
             + $"({(1 - (parquetRate / safetensorsRate)) * 100:+0.0;-0.0} % slower); per round parquet / safetensors: "
             + string.Join(", ", rate["parquet"].Zip(rate["safetensors"], (p, t) => (p / t).ToString("F3", CultureInfo.InvariantCulture))));
+        // The best round of each: on a machine whose rounds scatter by ±10 % and more, the least disturbed one of each
+        // format is the closest to what the format itself costs.
+        double bestSafetensors = rate["safetensors"].Max(), bestParquet = rate["parquet"].Max();
+        double leastSafetensors = cpu["safetensors"].Min(), leastParquet = cpu["parquet"].Min();
+        Say($"best round: FeatureDump rate safetensors {bestSafetensors:F1} images/s, parquet {bestParquet:F1} images/s (parquet = {bestParquet / bestSafetensors:F3} x); "
+            + $"least CPU safetensors {leastSafetensors:F2} s, parquet {leastParquet:F2} s ({(leastParquet / leastSafetensors - 1) * 100:+0.0;-0.0} %)");
         if (s.Out is { } file)
         {
             File.AppendAllText(file, report.ToString());

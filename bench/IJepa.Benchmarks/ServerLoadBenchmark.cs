@@ -104,8 +104,13 @@ internal static class ServerLoadBenchmark
                         if (tick % 20 == 0)
                         {
                             // The heap's make-up every 10 s: by generation, free space, and collections so far.
-                            heapLines.Add($"{watch.Elapsed.TotalSeconds:F0} s: " + string.Join(" ", (await Scrape(server.Address)).Split('\n')
-                                .Where(l => l.StartsWith("ijepa_managed_", StringComparison.Ordinal) || l.StartsWith("ijepa_gc_", StringComparison.Ordinal))
+                            // And the kernel's view: threads, and resident memory split into anonymous (heaps) and file-backed (code).
+                            string kernel = string.Join(" ", File.ReadLines($"/proc/{server.Process.Id}/status")
+                                .Where(l => l.StartsWith("Threads:", StringComparison.Ordinal) || l.StartsWith("RssAnon:", StringComparison.Ordinal) || l.StartsWith("RssFile:", StringComparison.Ordinal))
+                                .Select(l => string.Join(" ", l.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries))));
+                            heapLines.Add($"{watch.Elapsed.TotalSeconds:F0} s: {kernel} " + string.Join(" ", (await Scrape(server.Address)).Split('\n')
+                                .Where(l => l.StartsWith("ijepa_managed_", StringComparison.Ordinal) || l.StartsWith("ijepa_gc_", StringComparison.Ordinal)
+                                    || l.StartsWith("ijepa_native_", StringComparison.Ordinal) || l.StartsWith("ijepa_threadpool_", StringComparison.Ordinal))
                                 .Select(l => l.Replace("ijepa_", "", StringComparison.Ordinal))));
                         }
                         await Task.Delay(500, CancellationToken.None);

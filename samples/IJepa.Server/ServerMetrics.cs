@@ -121,6 +121,15 @@ internal sealed class ServerMetrics
         {
             text.Append(CultureInfo.InvariantCulture, $"ijepa_gc_collections_total{{generation=\"{g}\"}} {GC.CollectionCount(g)}\n");
         }
+        if (NativeHeap.Read() is var (inUse, free, mapped))
+        {
+            text.Append("# HELP ijepa_native_heap_bytes glibc malloc (mallinfo2): bytes in use in its arenas, free in them, and in use in chunks mapped on their own.\n# TYPE ijepa_native_heap_bytes gauge\n");
+            text.Append(CultureInfo.InvariantCulture, $"ijepa_native_heap_bytes{{state=\"in_use\"}} {inUse}\n");
+            text.Append(CultureInfo.InvariantCulture, $"ijepa_native_heap_bytes{{state=\"free\"}} {free}\n");
+            text.Append(CultureInfo.InvariantCulture, $"ijepa_native_heap_bytes{{state=\"mapped\"}} {mapped}\n");
+        }
+        text.Append("# HELP ijepa_threadpool_threads Threads in .NET's thread pool.\n# TYPE ijepa_threadpool_threads gauge\n");
+        text.Append(CultureInfo.InvariantCulture, $"ijepa_threadpool_threads {ThreadPool.ThreadCount}\n");
         text.Append("# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\n");
         text.Append(CultureInfo.InvariantCulture, $"process_resident_memory_bytes {Environment.WorkingSet}\n");
         _batches.Render(text, "ijepa_batch_size", "Images per forward pass.");

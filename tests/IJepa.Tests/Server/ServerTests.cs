@@ -336,6 +336,13 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         {
             Assert.Contains(series, metrics, StringComparison.Ordinal);
         }
+        // glibc's malloc statistics (Debian here): libtorch alone keeps megabytes in malloc's arenas, and the
+        // three states add up to no more than the process could have mapped.
+        double inUse = Metric(metrics, "ijepa_native_heap_bytes{state=\"in_use\"}"), free = Metric(metrics, "ijepa_native_heap_bytes{state=\"free\"}");
+        double mapped = Metric(metrics, "ijepa_native_heap_bytes{state=\"mapped\"}");
+        Assert.True(inUse > 1e6, $"in use {inUse}");
+        Assert.True(free >= 0 && mapped >= 0 && inUse + free + mapped < 64e9, $"{inUse} {free} {mapped}");
+        Assert.True(Metric(metrics, "ijepa_threadpool_threads") >= 1);
         JsonElement openApi = JsonDocument.Parse(await Client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative))).RootElement;
         JsonElement paths = openApi.GetProperty("paths");
         foreach (string path in new[] { "/embed", "/embed/batch", "/health", "/ready", "/metrics" })

@@ -1,0 +1,51 @@
+using System.Runtime.InteropServices;
+
+namespace IJepa.Server;
+
+/// <summary>
+/// glibc's malloc statistics (<c>mallinfo2</c>, glibc 2.33 and later): the native part of the resident memory that
+/// libtorch, the image decoders and Kestrel's native side allocate. Free bytes that grow while in-use bytes stay level
+/// are memory malloc keeps rather than a leak. Absent (null) off Linux and on other C libraries (musl).
+/// </summary>
+internal static partial class NativeHeap
+{
+    private static bool _unavailable = !OperatingSystem.IsLinux();
+
+    /// <summary>Bytes in use in malloc's arenas, free in them, and in use in chunks of their own mapping; null where unknown.</summary>
+    public static (ulong InUse, ulong Free, ulong Mapped)? Read()
+    {
+        if (Volatile.Read(ref _unavailable))
+        {
+            return null;
+        }
+        try
+        {
+            MallInfo2 info = MallInfo();
+            return (info.Uordblks, info.Fordblks, info.Hblkhd);
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            Volatile.Write(ref _unavailable, true);
+            return null;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "mallinfo2")]
+    private static partial MallInfo2 MallInfo();
+
+    // The C struct: ten size_t fields in this order (glibc malloc.h).
+    [StructLayout(LayoutKind.Sequential)]
+    private readonly struct MallInfo2
+    {
+        public readonly ulong Arena;
+        public readonly ulong Ordblks;
+        public readonly ulong Smblks;
+        public readonly ulong Hblks;
+        public readonly ulong Hblkhd;
+        public readonly ulong Usmblks;
+        public readonly ulong Fsmblks;
+        public readonly ulong Uordblks;
+        public readonly ulong Fordblks;
+        public readonly ulong Keepcost;
+    }
+}
