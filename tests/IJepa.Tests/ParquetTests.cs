@@ -84,6 +84,77 @@ public class ParquetTests
     }
 
     [Fact]
+    public async Task Writer_output_reads_back_in_Parquet_Net_an_independent_managed_reader()
+    {
+        // DuckDB is one reader; pyarrow shares our writer's code (Arrow C++), and Spark is not installed here.
+        // Parquet.Net decodes Parquet with none of either's code: the standard three-level lists, the optional
+        // ints and the plain float pages must come back as written.
+        using TempFolder folder = TestData.NewFolder();
+        string file = folder.File("e.parquet");
+        using (EmbeddingParquetWriter writer = EmbeddingParquetWriter.Create(file, Options(tokens: 4)))
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                writer.Write(Row(i, tokens: 4));
+            }
+            writer.Close();
+        }
+        global::Parquet.Serialization.DeserializationResult<ParquetNetRow> read = await global::Parquet.Serialization.ParquetSerializer.DeserializeAsync<ParquetNetRow>(file);
+        Assert.Equal(["path", "size", "sha256", "width", "height", "model", "revision", "pooled", "patches"], read.Schema.Fields.Select(f => f.Name));
+        IList<ParquetNetRow> rows = read.Data;
+        Assert.Equal(10, rows.Count);
+        for (int i = 0; i < 10; i++)
+        {
+            EmbeddingRecord expected = Row(i, tokens: 4);
+            ParquetNetRow row = rows.Single(r => r.Path == expected.Path);
+            Assert.Equal((expected.Size, expected.Sha256, expected.Width, expected.Height), (row.Size, row.Sha256, row.Width, row.Height));
+            Assert.Equal(("test/model", "abc123"), (row.Model, row.Revision));
+            Assert.Equal(expected.Pooled, row.Pooled);
+            Assert.Equal(4, row.Patches!.Count);
+            Assert.All(row.Patches, token => Assert.Equal(8, token.Count));
+            Assert.Equal(expected.Patches!, row.Patches.SelectMany(t => t));
+        }
+    }
+
+    /// <summary>One row as Parquet.Net's serializer maps it, by column name.</summary>
+    public sealed class ParquetNetRow
+    {
+        [System.Text.Json.Serialization.JsonPropertyName("path")]
+        [global::Parquet.Serialization.Attributes.ParquetRequired]
+        public string? Path { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("size")]
+        public long Size { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("sha256")]
+        [global::Parquet.Serialization.Attributes.ParquetRequired]
+        public string? Sha256 { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("width")]
+        public int? Width { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("height")]
+        public int? Height { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("model")]
+        [global::Parquet.Serialization.Attributes.ParquetRequired]
+        public string? Model { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("revision")]
+        public string? Revision { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("pooled")]
+        [global::Parquet.Serialization.Attributes.ParquetRequired]
+        [global::Parquet.Serialization.Attributes.ParquetListElementRequired]
+        public List<float>? Pooled { get; set; }
+
+        [System.Text.Json.Serialization.JsonPropertyName("patches")]
+        [global::Parquet.Serialization.Attributes.ParquetRequired]
+        [global::Parquet.Serialization.Attributes.ParquetListElementRequired]
+        public List<List<float>>? Patches { get; set; }
+    }
+
+    [Fact]
     public void Writer_refuses_a_row_of_the_wrong_dimension()
     {
         using TempFolder folder = TestData.NewFolder();
