@@ -39,6 +39,9 @@ internal sealed class EmbeddingServerOptions
     /// <summary>When set, every route but /health and /ready needs <c>Authorization: Bearer</c> this.</summary>
     public string? ApiKey { get; set; }
 
+    /// <summary>Seconds between returns of malloc's free memory to the kernel (glibc only); 0: never.</summary>
+    public int TrimNativeSeconds { get; set; } = 10;
+
     /// <summary>How long a shutdown waits for accepted work before giving up.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(8);
 }

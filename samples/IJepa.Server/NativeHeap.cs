@@ -30,6 +30,30 @@ internal static partial class NativeHeap
         }
     }
 
+    /// <summary>
+    /// Gives malloc's free pages back to the kernel (<c>malloc_trim(0)</c>: the top of each arena and, since glibc 2.8,
+    /// whole free pages inside them). False where nothing was released or glibc is absent.
+    /// </summary>
+    public static bool Trim()
+    {
+        if (Volatile.Read(ref _unavailable))
+        {
+            return false;
+        }
+        try
+        {
+            return MallocTrim(0) != 0;
+        }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
+        {
+            Volatile.Write(ref _unavailable, true);
+            return false;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
+
     [LibraryImport("libc", EntryPoint = "mallinfo2")]
     private static partial MallInfo2 MallInfo();
 

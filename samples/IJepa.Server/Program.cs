@@ -60,6 +60,7 @@ builder.Services.AddSingleton(Options.Create(options));
 builder.Services.AddSingleton<ServerMetrics>();
 builder.Services.AddSingleton<EmbeddingService>();
 builder.Services.AddHostedService(services => services.GetRequiredService<EmbeddingService>());
+builder.Services.AddHostedService<NativeHeapTrimmer>();
 builder.Services.AddProblemDetails();
 builder.Services.AddOpenApi();
 builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull);

@@ -23,12 +23,14 @@ internal static class ServerArguments
           --max-body-bytes B largest request body; beyond, 413 (default 33554432: 32 MiB)
           --max-pixels P     largest image (width x height, read from its header before decoding); beyond, 422
                              (default 50000000)
+          --trim-native-seconds S  give malloc's free memory back to the kernel every S seconds (glibc; default 10,
+                             0: never); see README, Embedding server
           --libtorch DIR     load libtorch from DIR (e.g. an installed PyTorch's torch/lib, for CUDA) instead of the package's
         """;
 
     private static readonly string[] Valued =
         ["--model", "--urls", "--api-key", "--device", "--dtype", "--threads", "--max-batch", "--max-wait-ms", "--max-queue", "--workers",
-         "--max-body-bytes", "--max-pixels", "--libtorch"];
+         "--max-body-bytes", "--max-pixels", "--trim-native-seconds", "--libtorch"];
 
     /// <summary>The parsed command line: the server's options, where to listen, and --libtorch.</summary>
     public sealed record Parsed(EmbeddingServerOptions Options, string? Urls, string? LibTorch, bool Help);
@@ -98,6 +100,11 @@ internal static class ServerArguments
         if (values.TryGetValue("--max-pixels", out string? pixels))
         {
             options.MaxPixels = PositiveLong("--max-pixels", pixels);
+        }
+        if (values.TryGetValue("--trim-native-seconds", out string? trim))
+        {
+            options.TrimNativeSeconds = int.TryParse(trim, NumberStyles.None, CultureInfo.InvariantCulture, out int t) ? t
+                : throw new FormatException($"--trim-native-seconds takes a whole number of seconds, not '{trim}'");
         }
         if (options.ApiKey is { Length: 0 })
         {

@@ -24,6 +24,8 @@ internal sealed class ServerMetrics
     private long _imagesCancelled;
     private long _imagesFailed;
     private long _rejected;
+    private long _trimsReleased;
+    private long _trimsIdle;
 
     /// <summary>Images waiting for the model, read when scraped.</summary>
     public Func<int> QueueDepth { get; set; } = () => 0;
@@ -59,6 +61,9 @@ internal sealed class ServerMetrics
 
     /// <summary>An image refused as unusable (undecodable, too large, ...).</summary>
     public void ImageFailed() => Interlocked.Increment(ref _imagesFailed);
+
+    /// <summary>One return of malloc's free memory to the kernel, and whether it released any.</summary>
+    public void NativeTrimmed(bool released) => Interlocked.Increment(ref released ? ref _trimsReleased : ref _trimsIdle);
 
     /// <summary>An accepted image dropped unworked because its client went away.</summary>
     public void ImageCancelled() => Interlocked.Increment(ref _imagesCancelled);
@@ -128,6 +133,9 @@ internal sealed class ServerMetrics
             text.Append(CultureInfo.InvariantCulture, $"ijepa_native_heap_bytes{{state=\"free\"}} {free}\n");
             text.Append(CultureInfo.InvariantCulture, $"ijepa_native_heap_bytes{{state=\"mapped\"}} {mapped}\n");
         }
+        text.Append("# HELP ijepa_native_heap_trims_total Returns of malloc's free memory to the kernel (--trim-native-seconds), by whether any was released.\n# TYPE ijepa_native_heap_trims_total counter\n");
+        text.Append(CultureInfo.InvariantCulture, $"ijepa_native_heap_trims_total{{released=\"true\"}} {Interlocked.Read(ref _trimsReleased)}\n");
+        text.Append(CultureInfo.InvariantCulture, $"ijepa_native_heap_trims_total{{released=\"false\"}} {Interlocked.Read(ref _trimsIdle)}\n");
         text.Append("# HELP ijepa_threadpool_threads Threads in .NET's thread pool.\n# TYPE ijepa_threadpool_threads gauge\n");
         text.Append(CultureInfo.InvariantCulture, $"ijepa_threadpool_threads {ThreadPool.ThreadCount}\n");
         text.Append("# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\n");

@@ -31,7 +31,7 @@ public sealed class ServerFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Server = await ServerTests.StartAsync("--api-key", ApiKey, "--max-body-bytes", $"{MaxBodyBytes}", "--max-pixels", $"{MaxPixels}",
-            "--max-batch", "8", "--max-wait-ms", "20");
+            "--max-batch", "8", "--max-wait-ms", "20", "--trim-native-seconds", "1");
         Client = new HttpClient { BaseAddress = Server.Address };
         Client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ApiKey);
         Anonymous = new HttpClient { BaseAddress = Server.Address };
@@ -343,6 +343,14 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         Assert.True(inUse > 1e6, $"in use {inUse}");
         Assert.True(free >= 0 && mapped >= 0 && inUse + free + mapped < 64e9, $"{inUse} {free} {mapped}");
         Assert.True(Metric(metrics, "ijepa_threadpool_threads") >= 1);
+        // The fixture's server gives malloc's free memory back every second (--trim-native-seconds 1).
+        double trims = 0;
+        for (var wait = System.Diagnostics.Stopwatch.StartNew(); trims == 0 && wait.Elapsed < TimeSpan.FromSeconds(20); await Task.Delay(200))
+        {
+            string now = await Client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+            trims = Metric(now, "ijepa_native_heap_trims_total{released=\"true\"}") + Metric(now, "ijepa_native_heap_trims_total{released=\"false\"}");
+        }
+        Assert.True(trims >= 1, "no trim in 20 s");
         JsonElement openApi = JsonDocument.Parse(await Client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative))).RootElement;
         JsonElement paths = openApi.GetProperty("paths");
         foreach (string path in new[] { "/embed", "/embed/batch", "/health", "/ready", "/metrics" })
@@ -359,6 +367,9 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         DotnetCli.Result usage = DotnetCli.RunProgram(DotnetCli.Dotnet, empty.Path, TimeSpan.FromMinutes(3), server, "--max-batch", "0");
         Assert.True(usage.ExitCode == 2, usage.ToString());
         Assert.Contains("--max-batch takes a positive integer", usage.Error, StringComparison.Ordinal);
+        DotnetCli.Result trim = DotnetCli.RunProgram(DotnetCli.Dotnet, empty.Path, TimeSpan.FromMinutes(3), server, "--trim-native-seconds", "-1");
+        Assert.True(trim.ExitCode == 2, trim.ToString());
+        Assert.Contains("--trim-native-seconds takes a whole number of seconds, not '-1'", trim.Error, StringComparison.Ordinal);
         // The model loads in the background: a folder without one stops the server with code 2, whether the load
         // fails before Kestrel has bound (that cancels the host's start) or after.
         DotnetCli.Result model = DotnetCli.RunProgram(DotnetCli.Dotnet, empty.Path, TimeSpan.FromMinutes(3), server, "--model", empty.Path, "--urls", "http://127.0.0.1:0");
