@@ -40,7 +40,7 @@ internal sealed class EmbeddingServerOptions
     public string? ApiKey { get; set; }
 
     /// <summary>Seconds between returns of malloc's free memory to the kernel (glibc only); 0: never.</summary>
-    public int TrimNativeSeconds { get; set; } = 10;
+    public int TrimNativeSeconds { get; set; }
 
     /// <summary>How long a shutdown waits for accepted work before giving up.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(8);

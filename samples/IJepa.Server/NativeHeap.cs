@@ -9,7 +9,9 @@ namespace IJepa.Server;
 /// </summary>
 internal static partial class NativeHeap
 {
+    // Apart: mallinfo2 needs glibc 2.33, malloc_trim only 2.8.
     private static bool _unavailable = !OperatingSystem.IsLinux();
+    private static bool _trimUnavailable = !OperatingSystem.IsLinux();
 
     /// <summary>Bytes in use in malloc's arenas, free in them, and in use in chunks of their own mapping; null where unknown.</summary>
     public static (ulong InUse, ulong Free, ulong Mapped)? Read()
@@ -36,7 +38,7 @@ internal static partial class NativeHeap
     /// </summary>
     public static bool Trim()
     {
-        if (Volatile.Read(ref _unavailable))
+        if (Volatile.Read(ref _trimUnavailable))
         {
             return false;
         }
@@ -46,7 +48,7 @@ internal static partial class NativeHeap
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
-            Volatile.Write(ref _unavailable, true);
+            Volatile.Write(ref _trimUnavailable, true);
             return false;
         }
     }

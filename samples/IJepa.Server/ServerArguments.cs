@@ -23,8 +23,8 @@ internal static class ServerArguments
           --max-body-bytes B largest request body; beyond, 413 (default 33554432: 32 MiB)
           --max-pixels P     largest image (width x height, read from its header before decoding); beyond, 422
                              (default 50000000)
-          --trim-native-seconds S  give malloc's free memory back to the kernel every S seconds (glibc; default 10,
-                             0: never); see README, Embedding server
+          --trim-native-seconds S  give malloc's free memory back to the kernel every S seconds (glibc; at most
+                             86400; default 0: never); see README, Embedding server
           --libtorch DIR     load libtorch from DIR (e.g. an installed PyTorch's torch/lib, for CUDA) instead of the package's
         """;
 
@@ -103,8 +103,8 @@ internal static class ServerArguments
         }
         if (values.TryGetValue("--trim-native-seconds", out string? trim))
         {
-            options.TrimNativeSeconds = int.TryParse(trim, NumberStyles.None, CultureInfo.InvariantCulture, out int t) ? t
-                : throw new FormatException($"--trim-native-seconds takes a whole number of seconds, not '{trim}'");
+            options.TrimNativeSeconds = int.TryParse(trim, NumberStyles.None, CultureInfo.InvariantCulture, out int t) && t <= 86_400 ? t
+                : throw new FormatException($"--trim-native-seconds takes a whole number of seconds up to 86400, not '{trim}'");
         }
         if (options.ApiKey is { Length: 0 })
         {

@@ -351,7 +351,7 @@ public sealed class IJepaTrainer : IDisposable
     private static void InitializeNetwork(nn.Module network, string blocks, Generator generator)
     {
         // Truncated at ±2 (timm's trunc_normal_ bounds), held across the loop (HeldScalars says why).
-        using Scalar low = (-2.0).ToScalar(), high = 2.0.ToScalar();
+        using Scalar low = (-2.0).ToScalar(), high = 2.0.ToScalar(), std = 0.02.ToScalar();
         foreach ((string name, Parameter parameter) in network.named_parameters())
         {
             if (name.EndsWith("pos_embed", StringComparison.Ordinal))
@@ -368,7 +368,8 @@ public sealed class IJepaTrainer : IDisposable
                 parameter.zero_();
                 continue;
             }
-            using Tensor values = normal(0.0, 0.02, parameter.shape, ScalarType.Float32, CPU, generator: generator);
+            // N(0, 0.02) as torch.normal computes it (randn · std + mean), with held Scalars.
+            using Tensor values = randn(parameter.shape, ScalarType.Float32, CPU, generator: generator).mul_(std).add_(HeldScalars.Zero, HeldScalars.One);
             using Tensor truncated = values.clamp(low, high);
             parameter.copy_(truncated);
             string[] parts = name.Split('.');

@@ -144,6 +144,8 @@ public sealed class IJepaModel : nn.Module
         ThrowIfPacked();
         using var noGrad = no_grad();
         using var generator = new Generator((ulong)seed, CPU);
+        // N(0, 0.02) as torch.normal computes it (randn · std + mean), with the Scalars held (HeldScalars says why).
+        using Scalar std = 0.02.ToScalar();
         foreach ((string name, TorchSharp.Modules.Parameter parameter) in named_parameters())
         {
             bool isNorm = name.Contains("layernorm", StringComparison.Ordinal);
@@ -157,7 +159,7 @@ public sealed class IJepaModel : nn.Module
                 parameter.zero_();
                 continue;
             }
-            using Tensor values = normal(0.0, 0.02, parameter.shape, ScalarType.Float32, CPU, generator: generator);
+            using Tensor values = randn(parameter.shape, ScalarType.Float32, CPU, generator: generator).mul_(std).add_(HeldScalars.Zero, HeldScalars.One);
             parameter.copy_(values);
         }
     }
