@@ -368,8 +368,7 @@ public sealed class IJepaTrainer : IDisposable
                 parameter.zero_();
                 continue;
             }
-            // N(0, 0.02) as torch.normal computes it (randn · std + mean), with held Scalars.
-            using Tensor values = randn(parameter.shape, ScalarType.Float32, CPU, generator: generator).mul_(std).add_(HeldScalars.Zero, HeldScalars.One);
+            using Tensor values = HeldScalars.Normal(std, parameter.shape, generator);
             using Tensor truncated = values.clamp(low, high);
             parameter.copy_(truncated);
             string[] parts = name.Split('.');

@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using TorchSharp;
 
 namespace IJepa.Tests;
 
@@ -328,8 +327,7 @@ public class SafetensorsMutantTests
         // 24 MB: more than one positional read may return; every byte must land where it belongs.
         using TempFolder folder = TestData.NewFolder();
         string path = folder.File("big.safetensors");
-        using Scalar count = (6L * 1024 * 1024).ToScalar();
-        using Tensor values = arange(IJepa.Runtime.HeldScalars.Zero, count, IJepa.Runtime.HeldScalars.One, ScalarType.Float32);
+        using Tensor values = IJepa.Runtime.HeldScalars.Arange(6L * 1024 * 1024, ScalarType.Float32);
         SafetensorsWriter.Write(path, [("v", values)]);
         using Tensor back = TestData.ReadTensor(path, "v");
         Assert.True(values.eq(back).all().item<bool>());

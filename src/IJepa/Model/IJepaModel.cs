@@ -144,7 +144,6 @@ public sealed class IJepaModel : nn.Module
         ThrowIfPacked();
         using var noGrad = no_grad();
         using var generator = new Generator((ulong)seed, CPU);
-        // N(0, 0.02) as torch.normal computes it (randn · std + mean), with the Scalars held (HeldScalars says why).
         using Scalar std = 0.02.ToScalar();
         foreach ((string name, TorchSharp.Modules.Parameter parameter) in named_parameters())
         {
@@ -159,7 +158,7 @@ public sealed class IJepaModel : nn.Module
                 parameter.zero_();
                 continue;
             }
-            using Tensor values = randn(parameter.shape, ScalarType.Float32, CPU, generator: generator).mul_(std).add_(HeldScalars.Zero, HeldScalars.One);
+            using Tensor values = HeldScalars.Normal(std, parameter.shape, generator);
             parameter.copy_(values);
         }
     }

@@ -99,16 +99,15 @@ public sealed class IJepaPredictor : nn.Module
     public static Tensor SinCosPositions(int dim, int grid)
     {
         using var scope = NewDisposeScope();
-        using Scalar gridSize = grid.ToScalar();
-        Tensor coordinates = arange(HeldScalars.Zero, gridSize, HeldScalars.One, ScalarType.Float64);
+        Tensor coordinates = HeldScalars.Arange(grid, ScalarType.Float64);
         Tensor columns = coordinates.repeat(grid);                        // meshgrid(w, h)[0]: x varies fastest
         Tensor rows = coordinates.repeat_interleave(grid);                 // meshgrid(w, h)[1]
         return cat([OneAxis(dim / 2, columns), OneAxis(dim / 2, rows)], 1).MoveToOuterDisposeScope();
 
         static Tensor OneAxis(int dim, Tensor positions)
         {
-            using Scalar count = (dim / 2).ToScalar(), half = (dim / 2.0).ToScalar();
-            Tensor exponents = arange(HeldScalars.Zero, count, HeldScalars.One, ScalarType.Float64).div_(half);
+            using Scalar half = (dim / 2.0).ToScalar();
+            Tensor exponents = HeldScalars.Arange(dim / 2, ScalarType.Float64).div_(half);
             Tensor omega = pow(10000.0, exponents).reciprocal_();
             Tensor angles = outer(positions, omega);
             return cat([angles.sin(), angles.cos()], 1);
