@@ -35,19 +35,24 @@ public class ParquetTests
         return rows;
     }
 
+    /// <summary>Rows 0–9 with 4 patch tokens each, in groups of 3, written to e.parquet in the folder.</summary>
+    private static string WriteTenRows(TempFolder folder)
+    {
+        string file = folder.File("e.parquet");
+        using EmbeddingParquetWriter writer = EmbeddingParquetWriter.Create(file, Options(tokens: 4));
+        for (int i = 0; i < 10; i++)
+        {
+            writer.Write(Row(i, tokens: 4));
+        }
+        writer.Close();
+        return file;
+    }
+
     [Fact]
     public void Writer_output_reads_back_in_DuckDB_with_fixed_size_arrays_and_row_groups()
     {
         using TempFolder folder = TestData.NewFolder();
-        string file = folder.File("e.parquet");
-        using (EmbeddingParquetWriter writer = EmbeddingParquetWriter.Create(file, Options(tokens: 4)))
-        {
-            for (int i = 0; i < 10; i++)
-            {
-                writer.Write(Row(i, tokens: 4));
-            }
-            writer.Close();
-        }
+        string file = WriteTenRows(folder);
         string source = $"read_parquet('{file}')";
         // Parquet has no fixed-size list: DuckDB sees lists (cast to FLOAT[n] for array functions); the stored
         // Arrow schema gives pyarrow its fixed_size_list back.
@@ -90,15 +95,7 @@ public class ParquetTests
         // Parquet.Net decodes Parquet with none of either's code: the standard three-level lists, the optional
         // ints and the plain float pages must come back as written.
         using TempFolder folder = TestData.NewFolder();
-        string file = folder.File("e.parquet");
-        using (EmbeddingParquetWriter writer = EmbeddingParquetWriter.Create(file, Options(tokens: 4)))
-        {
-            for (int i = 0; i < 10; i++)
-            {
-                writer.Write(Row(i, tokens: 4));
-            }
-            writer.Close();
-        }
+        string file = WriteTenRows(folder);
         global::Parquet.Serialization.DeserializationResult<ParquetNetRow> read = await global::Parquet.Serialization.ParquetSerializer.DeserializeAsync<ParquetNetRow>(file);
         Assert.Equal(["path", "size", "sha256", "width", "height", "model", "revision", "pooled", "patches"], read.Schema.Fields.Select(f => f.Name));
         IList<ParquetNetRow> rows = read.Data;
