@@ -197,7 +197,8 @@ switch (command)
             int.Parse(Option("--overload-clients") ?? "256", CultureInfo.InvariantCulture), int.Parse(Option("--overload-queue") ?? "16", CultureInfo.InvariantCulture),
             int.Parse(Option("--overload-seconds") ?? "45", CultureInfo.InvariantCulture), Option("--out"), (Option("--phases") ?? "load,overload,sigterm").Split(',')));
     case "scalar-race":
-        return ScalarRaceBenchmark.Run(args);
+        return ScalarRaceBenchmark.Run(long.Parse(Option("--calls") ?? "3000000", CultureInfo.InvariantCulture),
+            int.Parse(Option("--rounds") ?? "3", CultureInfo.InvariantCulture), Option("--child"));
     case "hub-serve":
         return await HubBenchmark.ServeAsync(modelDir);
     default:

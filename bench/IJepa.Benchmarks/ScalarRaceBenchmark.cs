@@ -13,14 +13,13 @@ namespace IJepa.Benchmarks;
 /// </summary>
 internal static class ScalarRaceBenchmark
 {
-    public static int Run(string[] args)
+    /// <summary>Runs the children (childMode null) or, in a child, the loop of one mode ("temporary" or "held").</summary>
+    public static int Run(long calls, int rounds, string? childMode)
     {
-        long calls = long.Parse(Option(args, "--calls") ?? "3000000", CultureInfo.InvariantCulture);
-        if (Option(args, "--child") is { } mode)
+        if (childMode is { } mode)
         {
             return Child(mode, calls);
         }
-        int rounds = int.Parse(Option(args, "--rounds") ?? "3", CultureInfo.InvariantCulture);
         Console.WriteLine($"scalar-race: {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, {calls:N0} add_ calls per child, a second thread running GC.Collect + WaitForPendingFinalizers");
         foreach (string which in new[] { "temporary", "held" })
         {
@@ -81,11 +80,5 @@ internal static class ScalarRaceBenchmark
         }
         Volatile.Write(ref stop, true);
         return 0;
-    }
-
-    private static string? Option(string[] args, string name)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 }

@@ -14,42 +14,35 @@ internal static partial class NativeHeap
     private static bool _trimUnavailable = !OperatingSystem.IsLinux();
 
     /// <summary>Bytes in use in malloc's arenas, free in them, and in use in chunks of their own mapping; null where unknown.</summary>
-    public static (ulong InUse, ulong Free, ulong Mapped)? Read()
-    {
-        if (Volatile.Read(ref _unavailable))
-        {
-            return null;
-        }
-        try
+    public static (ulong InUse, ulong Free, ulong Mapped)? Read() =>
+        Call<(ulong, ulong, ulong)?>(ref _unavailable, () =>
         {
             MallInfo2 info = MallInfo();
             return (info.Uordblks, info.Fordblks, info.Hblkhd);
-        }
-        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
-        {
-            Volatile.Write(ref _unavailable, true);
-            return null;
-        }
-    }
+        }, null);
 
     /// <summary>
     /// Gives malloc's free pages back to the kernel (<c>malloc_trim(0)</c>: the top of each arena and, since glibc 2.8,
     /// whole free pages inside them). False where nothing was released or glibc is absent.
     /// </summary>
-    public static bool Trim()
+    public static bool Trim() => Call(ref _trimUnavailable, () => MallocTrim(0) != 0, false);
+
+    // Calls into libc until the entry point turns out to be missing (another C library, an older glibc), then answers
+    // the fallback without trying again.
+    private static T Call<T>(ref bool unavailable, Func<T> call, T fallback)
     {
-        if (Volatile.Read(ref _trimUnavailable))
+        if (Volatile.Read(ref unavailable))
         {
-            return false;
+            return fallback;
         }
         try
         {
-            return MallocTrim(0) != 0;
+            return call();
         }
         catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
-            Volatile.Write(ref _trimUnavailable, true);
-            return false;
+            Volatile.Write(ref unavailable, true);
+            return fallback;
         }
     }
 
