@@ -44,6 +44,30 @@ public class PreprocessingBufferTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_photo_as_stored_is_decoded_into_one_pixel_buffer()
+    {
+        // 2,000 × 1,500: RGBA 12 MB and RGB 9 MB, both in the pool's 16 MiB size class.
+        byte[] jpeg;
+        using (var image = new Image<Rgb24>(2000, 1500, new Rgb24(90, 120, 150)))
+        using (var stream = new MemoryStream())
+        {
+            image.SaveAsJpeg(stream);
+            jpeg = stream.ToArray();
+        }
+        var preprocessor = new ImagePreprocessor(new PreprocessingOptions());
+        float[] values = new float[preprocessor.ValuesPerImage];
+        preprocessor.Preprocess(ImageInput.FromBytes(jpeg), values);
+        ImagePreprocessor.TrimCaches(); // an empty pool: every buffer of this call is allocated, and counted
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        preprocessor.Preprocess(ImageInput.FromBytes(jpeg), values);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        output.WriteLine($"{allocated:N0} bytes allocated by the first decode into an empty pool");
+        // One 16 MiB buffer (RGBA, packed to RGB in place) and the resize's smaller ones; a second 16 MiB buffer
+        // for the RGB copy would make the peak two large buffers per decoder, as before.
+        Assert.InRange(allocated, 16L << 20, (16L << 20) + (8L << 20));
+    }
+
+    [Fact]
     public void TrimCaches_drops_the_kept_pixel_buffers()
     {
         System.Buffers.ArrayPool<byte> pool = PixelBuffers.Pool;

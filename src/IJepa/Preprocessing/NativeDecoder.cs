@@ -64,7 +64,7 @@ internal static class NativeDecoder
             }
             // No colour space on the target: the pixels come out as stored, as with Pillow.
             var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-            byte[] rgba = PixelBuffers.Pool.Rent(checked(width * height * 4));
+            byte[]? rgba = PixelBuffers.Pool.Rent(checked(width * height * 4));
             try
             {
                 SKCodecResult result;
@@ -83,11 +83,14 @@ internal static class NativeDecoder
                     default:
                         throw new ImageDecodeException(source, $"the native decoder failed: {result}");
                 }
-                return Orient(rgba, width, height, codec.EncodedOrigin).ReducedFrom(fullWidth, fullHeight);
+                return Orient(ref rgba, width, height, codec.EncodedOrigin).ReducedFrom(fullWidth, fullHeight);
             }
             finally
             {
-                PixelBuffers.Pool.Return(rgba);
+                if (rgba is not null)
+                {
+                    PixelBuffers.Pool.Return(rgba);
+                }
             }
         }
     }
@@ -112,20 +115,27 @@ internal static class NativeDecoder
     /// <summary>Orientations 5–8 turn the image a quarter: width and height trade places.</summary>
     private static bool Swaps(SKEncodedOrigin origin) => origin >= SKEncodedOrigin.LeftTop;
 
-    /// <summary>RGBA → RGB with the EXIF orientation applied (1 = as stored … 8 = rotated 90° counter-clockwise).</summary>
-    private static RgbImage Orient(byte[] rgba, int width, int height, SKEncodedOrigin origin)
+    /// <summary>
+    /// RGBA → RGB with the EXIF orientation applied (1 = as stored … 8 = rotated 90° counter-clockwise). An image
+    /// as stored is packed in place and takes over the RGBA buffer (<paramref name="rgba"/> becomes null): a photo
+    /// then holds one pixel buffer instead of two at its peak, so the bounded pixel pool needs half the
+    /// large buffers per decoder and fills within the first images rather than in steps over a long run (README,
+    /// Embedding server).
+    /// </summary>
+    private static RgbImage Orient(ref byte[]? rgba, int width, int height, SKEncodedOrigin origin)
     {
+        byte[] source = rgba!;
         if (origin is SKEncodedOrigin.TopLeft or SKEncodedOrigin.Default)
         {
-            RgbImage straight = RgbImage.Rent(width, height);
-            byte[] packed = straight.Pixels;
-            for (int s = 0, d = 0, end = straight.Length; d < end; s += 4, d += 3)
+            // Forward in place: pixel i moves from 4i to 3i, never past a byte not yet read.
+            for (int s = 0, d = 0, end = width * height * 3; d < end; s += 4, d += 3)
             {
-                packed[d] = rgba[s];
-                packed[d + 1] = rgba[s + 1];
-                packed[d + 2] = rgba[s + 2];
+                source[d] = source[s];
+                source[d + 1] = source[s + 1];
+                source[d + 2] = source[s + 2];
             }
-            return straight;
+            rgba = null;
+            return RgbImage.Adopt(width, height, source);
         }
         bool swap = Swaps(origin);
         int outWidth = swap ? height : width, outHeight = swap ? width : height;
@@ -148,9 +158,9 @@ internal static class NativeDecoder
                     _ => (x, y),
                 };
                 int s = ((sy * width) + sx) * 4;
-                rgb[o] = rgba[s];
-                rgb[o + 1] = rgba[s + 1];
-                rgb[o + 2] = rgba[s + 2];
+                rgb[o] = source[s];
+                rgb[o + 1] = source[s + 1];
+                rgb[o + 2] = source[s + 2];
             }
         }
         return oriented;

@@ -64,6 +64,9 @@ internal sealed class RgbImage
     public static RgbImage Rent(int width, int height) =>
         new(width, height, PixelBuffers.Pool.Rent(checked(width * height * 3)), pooled: true);
 
+    /// <summary>Wraps a buffer rented from <see cref="PixelBuffers"/> by the caller; <see cref="Release"/> gives it back.</summary>
+    public static RgbImage Adopt(int width, int height, byte[] rented) => new(width, height, rented, pooled: true);
+
     /// <summary>Returns a rented buffer to the pool; the image must not be used afterwards.</summary>
     public void Release()
     {
