@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using IJepa.Model;
+using IJepa.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -107,7 +108,8 @@ internal static class Evaluation
         Tensor xTest = (testFeatures - mean) / std;
         manual_seed(seed);
         using var probe = nn.Linear(x.shape[1], 10);
-        using var optimizer = optim.Adam(probe.parameters(), lr: 1e-3);
+        // IJepa.Training's Adam: torch.optim.Adam's arithmetic with every Scalar held (TorchSharp's own passes temporaries).
+        using var optimizer = new Adam(probe.parameters(), learningRate: 1e-3);
         var random = new Random(seed);
         int n = (int)x.shape[0];
         for (int epoch = 0; epoch < epochs; epoch++)
@@ -118,10 +120,10 @@ internal static class Evaluation
             {
                 using var inner = NewDisposeScope();
                 Tensor batch = tensor(order.AsSpan(start, Math.Min(256, n - start)).ToArray().Select(i => (long)i).ToArray());
-                optimizer.zero_grad();
+                optimizer.ZeroGrad();
                 Tensor loss = nn.functional.cross_entropy(probe.forward(x[batch]), trainLabels[batch]);
                 loss.backward();
-                optimizer.step();
+                optimizer.Step();
             }
         }
         using var noGrad = no_grad();
