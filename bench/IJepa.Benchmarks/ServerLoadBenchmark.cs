@@ -126,6 +126,7 @@ internal static class ServerLoadBenchmark
                 long atWarm = rss.First(r => r.Seconds >= WarmUp).Bytes, atEnd = rss[^1].Bytes, maxAfter = rss.Where(r => r.Seconds >= WarmUp).Max(r => r.Bytes);
                 Say($"server RSS over {rss.Count} samples: min {rss.Min(r => r.Bytes) / 1e6:F0} MB, max {rss.Max(r => r.Bytes) / 1e6:F0} MB; " +
                     $"after the {WarmUp:F0} s warm-up {atWarm / 1e6:F0} MB, at the end {atEnd / 1e6:F0} MB ({(double)atEnd / atWarm - 1:+0.0%;-0.0%}), max after warm-up {maxAfter / 1e6:F0} MB");
+                Say(Flatness(rss, WarmUp));
                 Say("RSS samples (s: MB): " + string.Join(" ", rss.Where((_, i) => i % 4 == 0).Select(r => $"{r.Seconds:F0}:{r.Bytes / 1e6:F0}")));
                 heapLines.ForEach(l => Say("heap at " + l));
                 string heap = (await Scrape(server.Address)).Split('\n').Single(l => l.StartsWith("ijepa_managed_heap_bytes ", StringComparison.Ordinal));
@@ -266,6 +267,29 @@ internal static class ServerLoadBenchmark
     /// has passed (when not zero), or <paramref name="stop"/> has ended (then the clients stop starting new requests).
     /// Request i is corrupt when i falls in the corrupt share (spread evenly), else photo i mod count.
     /// </summary>
+    /// <summary>
+    /// "RSS flat", stated so a reader can check it: after the warm-up, the run in tenths, each with its lowest and
+    /// highest sample; and the trend of the second half (least squares, MB per hour), where pools that fill would
+    /// still show as a rise and a leak as a steady one.
+    /// </summary>
+    private static string Flatness(List<(double Seconds, long Bytes)> rss, double warmUp)
+    {
+        var after = rss.Where(r => r.Seconds >= warmUp).ToList();
+        double start = after[0].Seconds, length = after[^1].Seconds - start;
+        if (length <= 0)
+        {
+            return "RSS trend: too short a run";
+        }
+        var tenths = after.GroupBy(r => Math.Min(9, (int)((r.Seconds - start) / length * 10)))
+            .Select(g => $"{g.First().Seconds:F0}-{g.Last().Seconds:F0} s {g.Min(r => r.Bytes) / 1e6:F0}-{g.Max(r => r.Bytes) / 1e6:F0}");
+        var half = after.Where(r => r.Seconds >= start + (length / 2)).ToList();
+        double meanT = half.Average(r => r.Seconds), meanB = half.Average(r => (double)r.Bytes);
+        double slope = half.Sum(r => (r.Seconds - meanT) * (r.Bytes - meanB)) / half.Sum(r => (r.Seconds - meanT) * (r.Seconds - meanT));
+        return $"RSS by tenths of the run after the warm-up (MB): {string.Join("; ", tenths)}\n" +
+            $"RSS trend over the second half ({half[0].Seconds:F0}-{half[^1].Seconds:F0} s, least squares): {slope * 3600 / 1e6:+0.0;-0.0} MB per hour; " +
+            $"range {half.Min(r => r.Bytes) / 1e6:F0}-{half.Max(r => r.Bytes) / 1e6:F0} MB";
+    }
+
     private static async Task<LoadResult> LoadAsync(Uri address, byte[][] images, float[][] expected, int requests, int clients, double corruptShare,
         TimeSpan duration, Task? stop)
     {

@@ -39,6 +39,9 @@ internal sealed class EmbeddingServerOptions
     /// <summary>When set, every route but /health and /ready needs <c>Authorization: Bearer</c> this.</summary>
     public string? ApiKey { get; set; }
 
+    /// <summary>Run a forward pass at every batch shape before taking requests (see EmbeddingService.WarmUp).</summary>
+    public bool WarmUp { get; set; } = true;
+
     /// <summary>Seconds between returns of malloc's free memory to the kernel (glibc only); 0: never.</summary>
     public int TrimNativeSeconds { get; set; }
 

@@ -25,6 +25,7 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
     private readonly Channel<Job> _modelQueue;
     private readonly List<Thread> _threads = [];
     private readonly CancellationTokenSource _loading = new();
+    private readonly TaskCompletionSource _warmedUp = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _load = Task.CompletedTask;
     private IJepaEncoder? _encoder;
     private ImagePreprocessor? _preprocessor;
@@ -120,6 +121,7 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
                 Start(DecodeLoop, $"IJepa.Server decode {i}");
             }
             Start(BatchLoop, "IJepa.Server batcher");
+            await _warmedUp.Task.ConfigureAwait(false);
             _logger.LogInformation("model {Model} (dim {Dimension}) on {Device}; max batch {MaxBatch}, max wait {MaxWait} ms, queue {Queue}, {Workers} decode workers{Note}",
                 encoder.ModelId, encoder.Dimension, encoder.Model.Device, _options.MaxBatch, _options.MaxWaitMs, _options.MaxQueue, _options.Workers,
                 _options.DefaultModel ? "; no --model given: the samples' Fashion-MNIST model (28-px clothing images), pass --model for photos" : "");
@@ -229,6 +231,10 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
 
     private void BatchLoop()
     {
+        if (!WarmUp())
+        {
+            return;
+        }
         ChannelReader<Job> reader = _modelQueue.Reader;
         var batch = new List<Job>(_options.MaxBatch);
         var wait = TimeSpan.FromMilliseconds(_options.MaxWaitMs);
@@ -268,6 +274,42 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
             {
                 Encode(batch);
             }
+        }
+    }
+
+    /// <summary>
+    /// Before the server is ready, one forward pass at every batch shape <see cref="Encode"/> uses, largest first, on
+    /// the batching thread itself, as text-embeddings-inference warms up with its largest batch. The memory a
+    /// forward pass needs is then taken at its peak before the first request (malloc keeps it per thread, in that
+    /// thread's arena), instead of growing in steps during a long load each time a larger batch than before comes
+    /// together; the kernels for each shape are prepared, so no first request pays for that; and a model too large
+    /// for --max-batch fails at start. False when it failed (the load reports it) or the server is stopping.
+    /// </summary>
+    private bool WarmUp()
+    {
+        try
+        {
+            if (_options.WarmUp)
+            {
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                var shapes = new List<int>();
+                for (int rows = _options.MaxBatch; rows >= 1 && !_stopping; rows = (int)BitOperations.RoundUpToPowerOf2((uint)rows) / 2)
+                {
+                    using (Tensor view = _hostBuffer!.narrow(0, 0, rows))
+                    {
+                        _encoder!.Encode(view);
+                    }
+                    shapes.Add(rows);
+                }
+                _logger.LogInformation("warm-up: a forward pass at batch {Shapes} in {Seconds:F1} s", string.Join(", ", shapes), watch.Elapsed.TotalSeconds);
+            }
+            _warmedUp.TrySetResult();
+            return !_stopping;
+        }
+        catch (Exception e)
+        {
+            _warmedUp.TrySetException(new InvalidOperationException($"the warm-up forward pass failed ({e.Message})", e));
+            return false;
         }
     }
 

@@ -23,6 +23,8 @@ internal static class ServerArguments
           --max-body-bytes B largest request body; beyond, 413 (default 33554432: 32 MiB)
           --max-pixels P     largest image (width x height, read from its header before decoding); beyond, 422
                              (default 50000000)
+          --warm-up on|off   before taking requests, one forward pass at each batch size the server uses, largest
+                             first, so that its memory and kernels are ready (default on); see README, Embedding server
           --trim-native-seconds S  give malloc's free memory back to the kernel every S seconds (glibc; at most
                              86400; default 0: never); see README, Embedding server
           --libtorch DIR     load libtorch from DIR (e.g. an installed PyTorch's torch/lib, for CUDA) instead of the package's
@@ -30,7 +32,7 @@ internal static class ServerArguments
 
     private static readonly string[] Valued =
         ["--model", "--urls", "--api-key", "--device", "--dtype", "--threads", "--max-batch", "--max-wait-ms", "--max-queue", "--workers",
-         "--max-body-bytes", "--max-pixels", "--trim-native-seconds", "--libtorch"];
+         "--max-body-bytes", "--max-pixels", "--warm-up", "--trim-native-seconds", "--libtorch"];
 
     /// <summary>The parsed command line: the server's options, where to listen, and --libtorch.</summary>
     public sealed record Parsed(EmbeddingServerOptions Options, string? Urls, string? LibTorch, bool Help);
@@ -100,6 +102,15 @@ internal static class ServerArguments
         if (values.TryGetValue("--max-pixels", out string? pixels))
         {
             options.MaxPixels = PositiveLong("--max-pixels", pixels);
+        }
+        if (values.TryGetValue("--warm-up", out string? warmUp))
+        {
+            options.WarmUp = warmUp switch
+            {
+                "on" => true,
+                "off" => false,
+                _ => throw new FormatException($"--warm-up takes on or off, not '{warmUp}'"),
+            };
         }
         if (values.TryGetValue("--trim-native-seconds", out string? trim))
         {

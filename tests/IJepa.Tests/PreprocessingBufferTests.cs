@@ -67,6 +67,31 @@ public class PreprocessingBufferTests(ITestOutputHelper output)
         Assert.InRange(allocated, 16L << 20, (16L << 20) + (8L << 20));
     }
 
+    [Theory]
+    [InlineData("photo_flower_1024x768.jpg")]
+    [InlineData("exif_orientation_6.jpg")]
+    [InlineData("animated_32x24.webp")]
+    public void Bytes_read_in_place_decode_as_a_file_does(string name)
+    {
+        // Bytes in memory are handed to the native decoder where they lie (pinned), not copied: a slice of a larger
+        // buffer, at an offset, must read exactly the file's bytes and no neighbour.
+        string path = Path.Combine(AppContext.BaseDirectory, "images", "input", name);
+        byte[] file = File.ReadAllBytes(path);
+        byte[] padded = new byte[file.Length + 29];
+        padded.AsSpan().Fill(0xFF);
+        file.CopyTo(padded, 13);
+        var preprocessor = new ImagePreprocessor(new PreprocessingOptions());
+        float[] fromPath = new float[preprocessor.ValuesPerImage], fromSlice = new float[fromPath.Length], fromStream = new float[fromPath.Length];
+        preprocessor.Preprocess(ImageInput.FromFile(path), fromPath);
+        preprocessor.Preprocess(ImageInput.FromBytes(padded.AsMemory(13, file.Length)), fromSlice);
+        using (var stream = new MemoryStream(padded, 0, 13 + file.Length, writable: false, publiclyVisible: true) { Position = 13 })
+        {
+            preprocessor.Preprocess(ImageInput.FromStream(stream), fromStream);
+        }
+        Assert.Equal(fromPath, fromSlice);
+        Assert.Equal(fromPath, fromStream);
+    }
+
     [Fact]
     public void TrimCaches_drops_the_kept_pixel_buffers()
     {

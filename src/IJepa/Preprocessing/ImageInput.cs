@@ -52,8 +52,8 @@ public sealed class ImageInput
 
     // A stream over the caller's buffer where there is one, rather than a copy of it per decode.
     private static Func<Stream> Over(ReadOnlyMemory<byte> bytes) => () => System.Runtime.InteropServices.MemoryMarshal.TryGetArray(bytes, out ArraySegment<byte> segment)
-        ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
-        : new MemoryStream(bytes.ToArray(), writable: false);
+        ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false, publiclyVisible: true)
+        : new MemoryStream(bytes.ToArray(), 0, bytes.Length, writable: false, publiclyVisible: true);
 
     /// <summary>An open stream of encoded image bytes, read from its current position. The caller keeps ownership.</summary>
     public static ImageInput FromStream(Stream stream, string? name = null)

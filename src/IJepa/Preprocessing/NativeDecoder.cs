@@ -34,10 +34,27 @@ internal static class NativeDecoder
     /// </param>
     public static unsafe RgbImage Decode(Stream stream, string source, long maxPixels, int reduceTo = 0)
     {
+        if (stream is MemoryStream memory && memory.TryGetBuffer(out ArraySegment<byte> buffer) && memory.Position <= buffer.Count)
+        {
+            // Bytes already in memory (a server's request body, ImageInput.FromBytes) are read where they lie, pinned
+            // for the decode, instead of through a native copy of every image: a malloc and a free of the file's size
+            // per image, which under a long server load left glibc's arenas holding more and more free memory.
+            int at = (int)memory.Position;
+            fixed (byte* bytes = buffer.Array)
+            {
+                var address = (IntPtr)(bytes + buffer.Offset + at);
+                return Decode(() => SKData.Create(address, buffer.Count - at), source, maxPixels, reduceTo);
+            }
+        }
+        return Decode(() => SKData.Create(stream), source, maxPixels, reduceTo);
+    }
+
+    private static unsafe RgbImage Decode(Func<SKData?> open, string source, long maxPixels, int reduceTo)
+    {
         SKData? data;
         try
         {
-            data = SKData.Create(stream);
+            data = open();
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or EntryPointNotFoundException or BadImageFormatException)
         {

@@ -118,6 +118,8 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         JsonElement body = await Json(ready);
         Assert.Equal("demo-model", body.GetProperty("model").GetString());
         Assert.Equal(64, body.GetProperty("dimension").GetInt32());
+        // Ready only after a forward pass at every batch size the server will run (--max-batch 8), largest first.
+        Assert.Contains("warm-up: a forward pass at batch 8, 4, 2, 1 in", fixture.Server.Output, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -183,6 +185,7 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         Assert.Equal(expected.Dimension, body.GetProperty("dimension").GetInt32());
         Assert.Equal(expected.Encode(image).Pooled, Floats(body.GetProperty("pooled")));
         Assert.Contains("no --model given", server.Output, StringComparison.Ordinal);
+        Assert.Contains("warm-up: a forward pass at batch 32, 16, 8, 4, 2, 1 in", server.Output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -373,6 +376,9 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         DotnetCli.Result usage = DotnetCli.RunProgram(DotnetCli.Dotnet, empty.Path, TimeSpan.FromMinutes(3), server, "--max-batch", "0");
         Assert.True(usage.ExitCode == 2, usage.ToString());
         Assert.Contains("--max-batch takes a positive integer", usage.Error, StringComparison.Ordinal);
+        DotnetCli.Result warmUp = DotnetCli.RunProgram(DotnetCli.Dotnet, empty.Path, TimeSpan.FromMinutes(3), server, "--warm-up", "yes");
+        Assert.True(warmUp.ExitCode == 2, warmUp.ToString());
+        Assert.Contains("--warm-up takes on or off, not 'yes'", warmUp.Error, StringComparison.Ordinal);
         DotnetCli.Result trim = DotnetCli.RunProgram(DotnetCli.Dotnet, empty.Path, TimeSpan.FromMinutes(3), server, "--trim-native-seconds", "-1");
         Assert.True(trim.ExitCode == 2, trim.ToString());
         Assert.Contains("--trim-native-seconds takes a whole number of seconds up to 86400, not '-1'", trim.Error, StringComparison.Ordinal);
