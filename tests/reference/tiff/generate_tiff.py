@@ -414,6 +414,9 @@ def cases():
         for mm in (False, True):
             yield f"l-offsets-{name}{'-mm' if mm else ''}", tiff(swap(rows3, 273, typ, typed(typ, [8, 13, 18], mm)), img, mm=mm)
     yield "l-width-long8-mm", tiff(swap(base, 256, 16, typed(16, [5], True)), img, mm=True)
+    # A second Photometric entry with count 0 after the real one: Pillow skips an entry without data, so the first
+    # value stands (an entry that replaced it with nothing would leave the reader no value to read).
+    yield "l-photometric-count0-after", tiff(sorted(base + [(262, 3, Raw(0, b""))], key=lambda e: e[0]), img)
     def rational(n):
         """One RATIONAL (or SRATIONAL) value n/1."""
         return Raw(1, n.to_bytes(4, "little") + (1).to_bytes(4, "little"))
