@@ -263,11 +263,6 @@ internal static class ServerLoadBenchmark
     }
 
     /// <summary>
-    /// Runs <paramref name="clients"/> clients until <paramref name="requests"/> have been sent, <paramref name="duration"/>
-    /// has passed (when not zero), or <paramref name="stop"/> has ended (then the clients stop starting new requests).
-    /// Request i is corrupt when i falls in the corrupt share (spread evenly), else photo i mod count.
-    /// </summary>
-    /// <summary>
     /// "RSS flat", stated so a reader can check it: after the warm-up, the run in tenths, each with its lowest and
     /// highest sample; and the trend of the second half (least squares, MB per hour), where pools that fill would
     /// still show as a rise and a leak as a steady one.
@@ -290,6 +285,11 @@ internal static class ServerLoadBenchmark
             $"range {half.Min(r => r.Bytes) / 1e6:F0}-{half.Max(r => r.Bytes) / 1e6:F0} MB";
     }
 
+    /// <summary>
+    /// Runs <paramref name="clients"/> clients until <paramref name="requests"/> have been sent, <paramref name="duration"/>
+    /// has passed (when not zero), or <paramref name="stop"/> has ended (then the clients stop starting new requests).
+    /// Request i is corrupt when i falls in the corrupt share (spread evenly), else photo i mod count.
+    /// </summary>
     private static async Task<LoadResult> LoadAsync(Uri address, byte[][] images, float[][] expected, int requests, int clients, double corruptShare,
         TimeSpan duration, Task? stop)
     {

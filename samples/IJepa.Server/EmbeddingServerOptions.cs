@@ -39,6 +39,9 @@ internal sealed class EmbeddingServerOptions
     /// <summary>When set, every route but /health and /ready needs <c>Authorization: Bearer</c> this.</summary>
     public string? ApiKey { get; set; }
 
+    /// <summary>Most threads in .NET's thread pool (Kestrel and the request handlers; decoding and the model have their own).</summary>
+    public int PoolThreads { get; set; } = Math.Max(16, 4 * Environment.ProcessorCount);
+
     /// <summary>Run a forward pass at every batch shape before taking requests (see EmbeddingService.WarmUp).</summary>
     public bool WarmUp { get; set; } = true;
 

@@ -122,6 +122,10 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
             }
             Start(BatchLoop, "IJepa.Server batcher");
             await _warmedUp.Task.ConfigureAwait(false);
+            if (_stopping)
+            {
+                return; // stopped during the warm-up: never ready
+            }
             _logger.LogInformation("model {Model} (dim {Dimension}) on {Device}; max batch {MaxBatch}, max wait {MaxWait} ms, queue {Queue}, {Workers} decode workers{Note}",
                 encoder.ModelId, encoder.Dimension, encoder.Model.Device, _options.MaxBatch, _options.MaxWaitMs, _options.MaxQueue, _options.Workers,
                 _options.DefaultModel ? "; no --model given: the samples' Fashion-MNIST model (28-px clothing images), pass --model for photos" : "");
@@ -283,7 +287,8 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
     /// forward pass needs is then taken at its peak before the first request (malloc keeps it per thread, in that
     /// thread's arena), instead of growing in steps during a long load each time a larger batch than before comes
     /// together; the kernels for each shape are prepared, so no first request pays for that; and a model too large
-    /// for --max-batch fails at start. False when it failed (the load reports it) or the server is stopping.
+    /// for --max-batch fails at start. A shutdown during the warm-up waits for the forward pass under way (the threads
+    /// are joined before the model is disposed), then skips the rest. False when it failed (the load reports it).
     /// </summary>
     private bool WarmUp()
     {
@@ -291,20 +296,24 @@ internal sealed class EmbeddingService : IHostedService, IDisposable
         {
             if (_options.WarmUp)
             {
-                var watch = System.Diagnostics.Stopwatch.StartNew();
                 var shapes = new List<int>();
-                for (int rows = _options.MaxBatch; rows >= 1 && !_stopping; rows = (int)BitOperations.RoundUpToPowerOf2((uint)rows) / 2)
+                for (int rows = _options.MaxBatch; rows >= 1; rows = (int)BitOperations.RoundUpToPowerOf2((uint)rows) / 2)
                 {
-                    using (Tensor view = _hostBuffer!.narrow(0, 0, rows))
-                    {
-                        _encoder!.Encode(view);
-                    }
                     shapes.Add(rows);
                 }
-                _logger.LogInformation("warm-up: a forward pass at batch {Shapes} in {Seconds:F1} s", string.Join(", ", shapes), watch.Elapsed.TotalSeconds);
+                _logger.LogInformation("warming up: a forward pass at batch {Shapes}", string.Join(", ", shapes));
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                foreach (int rows in shapes.TakeWhile(_ => !_stopping))
+                {
+                    using Tensor view = _hostBuffer!.narrow(0, 0, rows);
+                    _encoder!.Encode(view);
+                }
+                _logger.LogInformation("warm-up done in {Seconds:F1} s", watch.Elapsed.TotalSeconds);
             }
+            // Serving goes on even if a shutdown has begun: whatever was accepted is answered, and the loop ends when
+            // StopAsync completes the queue.
             _warmedUp.TrySetResult();
-            return !_stopping;
+            return true;
         }
         catch (Exception e)
         {

@@ -29,6 +29,16 @@ if (RuntimeArguments.ApplyLibTorch(parsed.LibTorch) is int libtorchFailure)
     return libtorchFailure;
 }
 EmbeddingServerOptions options = parsed.Options;
+// Under a long overload .NET's pool kept adding threads (26 to over 100 in 50 minutes), each adding pinned socket
+// buffers and native memory, so the resident set crept up with them (README, Embedding server). The handlers only
+// await, and decoding and the model run on threads of their own, so a bounded pool serves them as well.
+ThreadPool.GetMaxThreads(out _, out int completionThreads);
+ThreadPool.GetMinThreads(out int minThreads, out int minCompletionThreads);
+ThreadPool.SetMinThreads(Math.Min(minThreads, options.PoolThreads), minCompletionThreads);
+if (!ThreadPool.SetMaxThreads(options.PoolThreads, completionThreads))
+{
+    return Exit.Usage($"--pool-threads {options.PoolThreads} was refused by the runtime", ServerArguments.Usage);
+}
 
 WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [] });
 if (parsed.Urls is { } urls)

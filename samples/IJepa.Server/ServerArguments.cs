@@ -23,6 +23,8 @@ internal static class ServerArguments
           --max-body-bytes B largest request body; beyond, 413 (default 33554432: 32 MiB)
           --max-pixels P     largest image (width x height, read from its header before decoding); beyond, 422
                              (default 50000000)
+          --pool-threads N   most threads in .NET's thread pool, which runs Kestrel and the request handlers (default
+                             4 per core, at least 16; at least one per core); see README, Embedding server
           --warm-up on|off   before taking requests, one forward pass at each batch size the server uses, largest
                              first, so that its memory and kernels are ready (default on); see README, Embedding server
           --trim-native-seconds S  give malloc's free memory back to the kernel every S seconds (glibc; at most
@@ -32,7 +34,7 @@ internal static class ServerArguments
 
     private static readonly string[] Valued =
         ["--model", "--urls", "--api-key", "--device", "--dtype", "--threads", "--max-batch", "--max-wait-ms", "--max-queue", "--workers",
-         "--max-body-bytes", "--max-pixels", "--warm-up", "--trim-native-seconds", "--libtorch"];
+         "--max-body-bytes", "--max-pixels", "--pool-threads", "--warm-up", "--trim-native-seconds", "--libtorch"];
 
     /// <summary>The parsed command line: the server's options, where to listen, and --libtorch.</summary>
     public sealed record Parsed(EmbeddingServerOptions Options, string? Urls, string? LibTorch, bool Help);
@@ -102,6 +104,11 @@ internal static class ServerArguments
         if (values.TryGetValue("--max-pixels", out string? pixels))
         {
             options.MaxPixels = PositiveLong("--max-pixels", pixels);
+        }
+        if (values.TryGetValue("--pool-threads", out string? poolThreads))
+        {
+            options.PoolThreads = Positive("--pool-threads", poolThreads) is int n && n >= Environment.ProcessorCount ? n
+                : throw new FormatException($"--pool-threads takes at least one thread per core ({Environment.ProcessorCount}), not '{poolThreads}'");
         }
         if (values.TryGetValue("--warm-up", out string? warmUp))
         {

@@ -40,7 +40,7 @@ internal sealed class Adam : IDisposable
         foreach (Parameter parameter in _parameters)
         {
             using Tensor? grad = parameter.grad;
-            grad?.zero_();
+            grad?.fill_(HeldScalars.Zero); // zero_() would return a second wrapper to dispose
         }
     }
 

@@ -76,7 +76,7 @@ internal sealed class AdamW : IDisposable
         foreach (Slot slot in _groups.SelectMany(g => g.Slots))
         {
             using Tensor? grad = slot.Parameter.grad;
-            grad?.zero_();
+            grad?.fill_(HeldScalars.Zero); // zero_() would return a second wrapper to dispose
         }
     }
 

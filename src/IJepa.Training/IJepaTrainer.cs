@@ -365,7 +365,7 @@ public sealed class IJepaTrainer : IDisposable
             }
             if (name.EndsWith(".bias", StringComparison.Ordinal))
             {
-                parameter.zero_();
+                parameter.fill_(HeldScalars.Zero); // zero_() would return a second wrapper to dispose
                 continue;
             }
             using Tensor values = HeldScalars.Normal(std, parameter.shape, generator);

@@ -8,7 +8,7 @@ namespace IJepa.Tests;
 /// <summary>
 /// IJepa.Training's Adam (the Train sample's linear-probe optimizer) against PyTorch's own torch.optim.Adam
 /// (tests/reference/training/generate_adam.py): five steps over a weight and a bias with recorded gradients, one
-/// step without a gradient for the bias.
+/// step without a gradient for the bias, and a third parameter whose gradients are as small as eps.
 /// </summary>
 public class AdamTests
 {
@@ -20,16 +20,19 @@ public class AdamTests
         using var scope = NewDisposeScope();
         using var weight = new Parameter(Read("init.weight"));
         using var bias = new Parameter(Read("init.bias"));
-        using var adam = new Adam([weight, bias], learningRate: 1e-3);
+        using var small = new Parameter(zeros(8));
+        using var adam = new Adam([weight, bias, small], learningRate: 1e-3);
         for (int step = 1; step <= 5; step++)
         {
             weight.grad = Read($"step{step}.grad.weight");
             bias.grad = step == 3 ? null : Read($"step{step}.grad.bias");
+            small.grad = Read($"step{step}.grad.small");
             adam.Step();
             // Operation for operation as PyTorch's single-tensor Adam, in float32: equal to a few units in the last place
             // (libtorch 2.10 here, 1.13 in the generator; their vectorised kernels may fuse a multiply-add differently).
             AssertClose(Read($"step{step}.weight"), weight, $"weight after step {step}");
             AssertClose(Read($"step{step}.bias"), bias, $"bias after step {step}");
+            AssertClose(Read($"step{step}.small"), small, $"small after step {step}");
         }
     }
 

@@ -93,6 +93,28 @@ public class PreprocessingBufferTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_native_decoder_reads_a_memory_stream_from_its_position_to_its_end_and_no_further()
+    {
+        byte[] file = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "images", "input", "photo_flower_1024x768.jpg"));
+        byte[] padded = new byte[13 + file.Length + 29];
+        padded.AsSpan().Fill(0xFF);
+        file.CopyTo(padded, 13);
+        RgbImage expected = NativeDecoder.Decode(new MemoryStream(file), "copied", long.MaxValue); // not visible: the copying path
+        // A stream whose origin (5) and position (8 past it) both matter: the image starts at 13.
+        using (var stream = new MemoryStream(padded, 5, 8 + file.Length, writable: false, publiclyVisible: true) { Position = 8 })
+        {
+            RgbImage actual = NativeDecoder.Decode(stream, "in place", long.MaxValue);
+            Assert.Equal(expected.Data.ToArray(), actual.Data.ToArray());
+            actual.Release();
+        }
+        expected.Release();
+        // The stream ends 100 bytes before the image does, inside the same buffer: truncated, not read past its end.
+        using var cut = new MemoryStream(padded, 5, 8 + file.Length - 100, writable: false, publiclyVisible: true) { Position = 8 };
+        ImageDecodeException error = Assert.Throws<ImageDecodeException>(() => NativeDecoder.Decode(cut, "cut", long.MaxValue));
+        Assert.Contains("truncated", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void TrimCaches_drops_the_kept_pixel_buffers()
     {
         System.Buffers.ArrayPool<byte> pool = PixelBuffers.Pool;

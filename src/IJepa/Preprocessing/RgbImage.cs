@@ -3,8 +3,8 @@ using System.Buffers;
 namespace IJepa.Preprocessing;
 
 /// <summary>
-/// An 8-bit RGB image, rows top to bottom, pixels interleaved R, G, B. Images made by <see cref="Rent"/>
-/// borrow their buffer from the shared array pool (which may hand out a longer array than
+/// An 8-bit RGB image, rows top to bottom, pixels interleaved R, G, B. Images made by <see cref="Rent"/> or
+/// <see cref="Adopt"/> borrow their buffer from the pixel pool (which may hand out a longer array than
 /// <see cref="Length"/>) and give it back on <see cref="Release"/>: megabyte-sized buffers per image
 /// would otherwise land on the large-object heap and keep the collector busy.
 /// </summary>

@@ -119,7 +119,8 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         Assert.Equal("demo-model", body.GetProperty("model").GetString());
         Assert.Equal(64, body.GetProperty("dimension").GetInt32());
         // Ready only after a forward pass at every batch size the server will run (--max-batch 8), largest first.
-        Assert.Contains("warm-up: a forward pass at batch 8, 4, 2, 1 in", fixture.Server.Output, StringComparison.Ordinal);
+        Assert.Contains("warming up: a forward pass at batch 8, 4, 2, 1", fixture.Server.Output, StringComparison.Ordinal);
+        Assert.Contains("warm-up done in", fixture.Server.Output, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -175,7 +176,7 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
     [Fact]
     public async Task Without_a_model_it_serves_the_samples_trained_default_model()
     {
-        await using ServerProcess server = await ServerProcess.StartAsync(DotnetCli.Dotnet, DotnetCli.Sample("IJepa.Server"), [], TimeSpan.FromMinutes(3));
+        await using ServerProcess server = await ServerProcess.StartAsync(DotnetCli.Dotnet, DotnetCli.Sample("IJepa.Server"), ["--max-batch", "6"], TimeSpan.FromMinutes(3));
         using var client = new HttpClient { BaseAddress = server.Address };
         using IJepaEncoder expected = IJepaEncoder.Load(Path.Combine(DotnetCli.RepositoryRoot, "samples", "models", "fashion-mnist"));
         byte[] image = File.ReadAllBytes(Image("gray_garment_28x28.png"));
@@ -185,7 +186,8 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         Assert.Equal(expected.Dimension, body.GetProperty("dimension").GetInt32());
         Assert.Equal(expected.Encode(image).Pooled, Floats(body.GetProperty("pooled")));
         Assert.Contains("no --model given", server.Output, StringComparison.Ordinal);
-        Assert.Contains("warm-up: a forward pass at batch 32, 16, 8, 4, 2, 1 in", server.Output, StringComparison.Ordinal);
+        // The batch sizes Encode runs for --max-batch 6: 6 itself (5 or 6 images), then the powers of two below it.
+        Assert.Contains("warming up: a forward pass at batch 6, 4, 2, 1", server.Output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -376,6 +378,9 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         DotnetCli.Result usage = DotnetCli.RunProgram(DotnetCli.Dotnet, empty.Path, TimeSpan.FromMinutes(3), server, "--max-batch", "0");
         Assert.True(usage.ExitCode == 2, usage.ToString());
         Assert.Contains("--max-batch takes a positive integer", usage.Error, StringComparison.Ordinal);
+        DotnetCli.Result pool = DotnetCli.RunProgram(DotnetCli.Dotnet, empty.Path, TimeSpan.FromMinutes(3), server, "--pool-threads", "0");
+        Assert.True(pool.ExitCode == 2, pool.ToString());
+        Assert.Contains("--pool-threads takes a positive integer, not '0'", pool.Error, StringComparison.Ordinal);
         DotnetCli.Result warmUp = DotnetCli.RunProgram(DotnetCli.Dotnet, empty.Path, TimeSpan.FromMinutes(3), server, "--warm-up", "yes");
         Assert.True(warmUp.ExitCode == 2, warmUp.ToString());
         Assert.Contains("--warm-up takes on or off, not 'yes'", warmUp.Error, StringComparison.Ordinal);
@@ -395,7 +400,7 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
     [Fact]
     public async Task A_full_queue_answers_503_with_retry_after_and_nothing_else_fails()
     {
-        await using ServerProcess server = await StartAsync("--max-queue", "2", "--max-batch", "1", "--workers", "1");
+        await using ServerProcess server = await StartAsync("--max-queue", "2", "--max-batch", "1", "--workers", "1", "--warm-up", "off");
         using var client = new HttpClient { BaseAddress = server.Address };
         byte[] image = File.ReadAllBytes(Image("photo_flower_1024x768.jpg"));
         HttpResponseMessage[] responses = await Task.WhenAll(Enumerable.Range(0, 24)
@@ -418,6 +423,7 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
             }
             log.WriteLine($"{busy} of {responses.Length} turned away");
             Assert.InRange(busy, 1, responses.Length - 2);
+            Assert.DoesNotContain("warming up", server.Output, StringComparison.Ordinal); // --warm-up off
         }
         finally
         {
