@@ -24,6 +24,7 @@ using IJepa.Preprocessing;
 //       same URL, peak memory, resume after a cut halfway, and loading from the cache against loading DIR.
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- server-load [--model DIR] [--photos DIR] [--requests 4000] [--clients 64]
 //       [--overload-clients 256] [--overload-queue 16] [--overload-seconds 45] [--phases load,overload,sigterm] [--out FILE]
+//       [--server-options "--malloc-mmap-threshold 1048576"]
 //       The embedding server (samples/IJepa.Server) under a C# HttpClient load generator against FeatureDump's offline rate,
 //       overload with a small queue, and SIGTERM mid-load; without --model the FeatureDump demo model.
 //   dotnet run --project bench/IJepa.Benchmarks -c Release -- train-flops [--width 96] [--depth 4] [--heads 4] [--predictor-width 48] [--predictor-depth 2]
@@ -195,7 +196,8 @@ switch (command)
             Option("--photos") ?? Path.Combine(resultsDir, "tmp", "photos"),
             int.Parse(Option("--requests") ?? "4000", CultureInfo.InvariantCulture), int.Parse(Option("--clients") ?? "64", CultureInfo.InvariantCulture), 0.1,
             int.Parse(Option("--overload-clients") ?? "256", CultureInfo.InvariantCulture), int.Parse(Option("--overload-queue") ?? "16", CultureInfo.InvariantCulture),
-            int.Parse(Option("--overload-seconds") ?? "45", CultureInfo.InvariantCulture), Option("--out"), (Option("--phases") ?? "load,overload,sigterm").Split(',')));
+            int.Parse(Option("--overload-seconds") ?? "45", CultureInfo.InvariantCulture), Option("--out"), (Option("--phases") ?? "load,overload,sigterm").Split(','),
+            (Option("--server-options") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries)));
     case "scalar-race":
         return ScalarRaceBenchmark.Run(long.Parse(Option("--calls") ?? "3000000", CultureInfo.InvariantCulture),
             int.Parse(Option("--rounds") ?? "3", CultureInfo.InvariantCulture), Option("--child"));

@@ -18,7 +18,7 @@ namespace IJepa.Benchmarks;
 internal static class ServerLoadBenchmark
 {
     public sealed record Settings(string Repository, string Model, string Photos, int Requests, int Clients, double CorruptShare,
-        int OverloadClients, int OverloadQueue, int OverloadSeconds, string? Output, string[] Phases);
+        int OverloadClients, int OverloadQueue, int OverloadSeconds, string? Output, string[] Phases, string[] ServerOptions);
 
     private static readonly string Dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 
@@ -42,6 +42,10 @@ internal static class ServerLoadBenchmark
         byte[][] images = photos.Select(File.ReadAllBytes).ToArray();
         Say($"server-load, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, load average at start: {File.ReadAllText("/proc/loadavg").Trim()}");
         Say($"model {s.Model}; {photos.Length} photos from {s.Photos} ({images.Average(i => i.Length) / 1e6:F2} MB on average)");
+        if (s.ServerOptions.Length > 0)
+        {
+            Say($"server options added to every start: {string.Join(' ', s.ServerOptions)}");
+        }
         Say("load generator: this process, System.Net.Http.HttpClient (SocketsHttpHandler), one task per client, POST /embed with image/jpeg bodies");
 
         // In-process expectations: each photo encoded alone.
@@ -64,7 +68,7 @@ internal static class ServerLoadBenchmark
             double serverCpuBefore = ChildrenCpuSeconds();
             LoadResult load;
             TimeSpan clientCpu;
-            await using (ServerProcess server = await ServerProcess.StartAsync(Dotnet, serverDll, ["--model", s.Model], TimeSpan.FromMinutes(2)))
+            await using (ServerProcess server = await ServerProcess.StartAsync(Dotnet, serverDll, ["--model", s.Model, .. s.ServerOptions], TimeSpan.FromMinutes(2)))
             {
                 TimeSpan clientBefore = Process.GetCurrentProcess().TotalProcessorTime;
                 load = await LoadAsync(server.Address, images, expected, s.Requests, s.Clients, s.CorruptShare, TimeSpan.Zero, null);
@@ -90,7 +94,7 @@ internal static class ServerLoadBenchmark
         {
             Say("");
             Say($"== overload: --max-queue {s.OverloadQueue}, {s.OverloadClients} clients for {s.OverloadSeconds} s (a 503 is retried at once: the most pressure)");
-            await using (ServerProcess server = await ServerProcess.StartAsync(Dotnet, serverDll, ["--model", s.Model, "--max-queue", $"{s.OverloadQueue}"], TimeSpan.FromMinutes(2)))
+            await using (ServerProcess server = await ServerProcess.StartAsync(Dotnet, serverDll, ["--model", s.Model, "--max-queue", $"{s.OverloadQueue}", .. s.ServerOptions], TimeSpan.FromMinutes(2)))
             {
                 var rss = new List<(double Seconds, long Bytes)>();
                 var watch = Stopwatch.StartNew();
@@ -106,11 +110,13 @@ internal static class ServerLoadBenchmark
                             // The heap's make-up every 10 s: by generation, free space, and collections so far.
                             // And the kernel's view: threads, and resident memory split into anonymous (heaps) and file-backed (code).
                             string kernel = string.Join(" ", File.ReadLines($"/proc/{server.Process.Id}/status")
-                                .Where(l => l.StartsWith("Threads:", StringComparison.Ordinal) || l.StartsWith("RssAnon:", StringComparison.Ordinal) || l.StartsWith("RssFile:", StringComparison.Ordinal))
+                                .Where(l => l.StartsWith("Threads:", StringComparison.Ordinal) || l.StartsWith("RssAnon:", StringComparison.Ordinal) || l.StartsWith("RssFile:", StringComparison.Ordinal)
+                                    || l.StartsWith("RssShmem:", StringComparison.Ordinal))
                                 .Select(l => string.Join(" ", l.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries))));
                             heapLines.Add($"{watch.Elapsed.TotalSeconds:F0} s: {kernel} " + string.Join(" ", (await Scrape(server.Address)).Split('\n')
                                 .Where(l => l.StartsWith("ijepa_managed_", StringComparison.Ordinal) || l.StartsWith("ijepa_gc_", StringComparison.Ordinal)
-                                    || l.StartsWith("ijepa_native_", StringComparison.Ordinal) || l.StartsWith("ijepa_threadpool_", StringComparison.Ordinal))
+                                    || l.StartsWith("ijepa_native_", StringComparison.Ordinal) || l.StartsWith("ijepa_threadpool_", StringComparison.Ordinal)
+                                    || l.StartsWith("ijepa_kestrel_", StringComparison.Ordinal))
                                 .Select(l => l.Replace("ijepa_", "", StringComparison.Ordinal))));
                         }
                         await Task.Delay(500, CancellationToken.None);
@@ -142,7 +148,7 @@ internal static class ServerLoadBenchmark
         {
             Say("");
             Say($"== SIGTERM mid-load: {s.Clients} clients, SIGTERM after 3 s");
-            await using (ServerProcess server = await ServerProcess.StartAsync(Dotnet, serverDll, ["--model", s.Model], TimeSpan.FromMinutes(2)))
+            await using (ServerProcess server = await ServerProcess.StartAsync(Dotnet, serverDll, ["--model", s.Model, .. s.ServerOptions], TimeSpan.FromMinutes(2)))
             {
                 var stopwatch = new Stopwatch();
                 int? exit = null;

@@ -6,7 +6,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/bench/results/tmp/photos}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-(cd "$work" && apt-get download mate-backgrounds >/dev/null 2>&1 || { echo "apt-get download mate-backgrounds failed" >&2; exit 1; })
+(cd "$work" && apt-get download mate-backgrounds >/dev/null 2>&1 || { echo "apt-get download mate-backgrounds failed (a fresh machine may need apt-get update first)" >&2; exit 1; })
 dpkg-deb -x "$work"/mate-backgrounds_*.deb "$work/x"
 mkdir -p "$out"
 cp "$work"/x/usr/share/backgrounds/mate/nature/*.jpg "$out"/

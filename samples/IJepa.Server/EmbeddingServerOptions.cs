@@ -45,6 +45,12 @@ internal sealed class EmbeddingServerOptions
     /// <summary>Run a forward pass at every batch shape before taking requests (see EmbeddingService.WarmUp).</summary>
     public bool WarmUp { get; set; } = true;
 
+    /// <summary>
+    /// Bytes from which glibc's malloc maps each request on its own and unmaps it when freed (see
+    /// <see cref="NativeHeap.SetMmapThreshold"/>); 0: glibc's own sliding threshold.
+    /// </summary>
+    public int MallocMmapThreshold { get; set; }
+
     /// <summary>Seconds between returns of malloc's free memory to the kernel (glibc only); 0: never.</summary>
     public int TrimNativeSeconds { get; set; }
 

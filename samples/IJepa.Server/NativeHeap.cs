@@ -12,6 +12,10 @@ internal static partial class NativeHeap
     // Apart: mallinfo2 needs glibc 2.33, malloc_trim only 2.8.
     private static bool _unavailable = !OperatingSystem.IsLinux();
     private static bool _trimUnavailable = !OperatingSystem.IsLinux();
+    private static bool _mallOptUnavailable = !OperatingSystem.IsLinux();
+
+    // glibc malloc.h.
+    private const int MmapThreshold = -3;
 
     /// <summary>Bytes in use in malloc's arenas, free in them, and in use in chunks of their own mapping; null where unknown.</summary>
     public static (ulong InUse, ulong Free, ulong Mapped)? Read() =>
@@ -26,6 +30,14 @@ internal static partial class NativeHeap
     /// whole free pages inside them). False where nothing was released or glibc is absent.
     /// </summary>
     public static bool Trim() => Call(ref _trimUnavailable, () => MallocTrim(0) != 0, false);
+
+    /// <summary>
+    /// Fixes the size from which malloc serves a request with a mapping of its own, returned to the kernel when freed
+    /// (<c>mallopt(M_MMAP_THRESHOLD)</c>, glibc). glibc otherwise raises that threshold to the largest block freed so
+    /// far (up to 32 MiB), after which every tensor and decoder buffer of a varying batch is carved out of the arenas
+    /// and their free space fragments. True when glibc took the value; false where it refused it or is absent.
+    /// </summary>
+    public static bool SetMmapThreshold(int bytes) => Call(ref _mallOptUnavailable, () => MallOpt(MmapThreshold, bytes) == 1, false);
 
     // Calls into libc until the entry point turns out to be missing (another C library, an older glibc), then answers
     // the fallback without trying again.
@@ -48,6 +60,9 @@ internal static partial class NativeHeap
 
     [LibraryImport("libc", EntryPoint = "malloc_trim")]
     private static partial int MallocTrim(nuint pad);
+
+    [LibraryImport("libc", EntryPoint = "mallopt")]
+    private static partial int MallOpt(int parameter, int value);
 
     [LibraryImport("libc", EntryPoint = "mallinfo2")]
     private static partial MallInfo2 MallInfo();

@@ -39,6 +39,8 @@ if (!ThreadPool.SetMaxThreads(options.PoolThreads, completionThreads))
 {
     return Exit.Usage($"--pool-threads {options.PoolThreads} was refused by the runtime", ServerArguments.Usage);
 }
+// Before the model and the decoders allocate: the threshold applies to allocations made after it is set.
+bool? mmapThresholdSet = options.MallocMmapThreshold > 0 ? NativeHeap.SetMmapThreshold(options.MallocMmapThreshold) : null;
 
 WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = [] });
 if (parsed.Urls is { } urls)
@@ -76,6 +78,17 @@ builder.Services.AddOpenApi();
 builder.Services.ConfigureHttpJsonOptions(json => json.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull);
 
 WebApplication app = builder.Build();
+if (mmapThresholdSet is { } set)
+{
+    if (set)
+    {
+        app.Logger.LogInformation("malloc maps every allocation of {Bytes} bytes or more on its own (--malloc-mmap-threshold)", options.MallocMmapThreshold);
+    }
+    else
+    {
+        app.Logger.LogWarning("--malloc-mmap-threshold {Bytes} had no effect: this C library is not glibc or refused the value", options.MallocMmapThreshold);
+    }
+}
 ServerMetrics metrics = app.Services.GetRequiredService<ServerMetrics>();
 app.Use(async (context, next) =>
 {

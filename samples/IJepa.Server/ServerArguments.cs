@@ -29,12 +29,15 @@ internal static class ServerArguments
                              first, so that its memory and kernels are ready (default on); see README, Embedding server
           --trim-native-seconds S  give malloc's free memory back to the kernel every S seconds (glibc; at most
                              86400; default 0: never); see README, Embedding server
+          --malloc-mmap-threshold B  serve every native allocation of B bytes or more with a mapping of its own,
+                             given back when freed (glibc; 4096 to 33554432; default 0: glibc's sliding threshold);
+                             see README, Embedding server
           --libtorch DIR     load libtorch from DIR (e.g. an installed PyTorch's torch/lib, for CUDA) instead of the package's
         """;
 
     private static readonly string[] Valued =
         ["--model", "--urls", "--api-key", "--device", "--dtype", "--threads", "--max-batch", "--max-wait-ms", "--max-queue", "--workers",
-         "--max-body-bytes", "--max-pixels", "--pool-threads", "--warm-up", "--trim-native-seconds", "--libtorch"];
+         "--max-body-bytes", "--max-pixels", "--pool-threads", "--warm-up", "--trim-native-seconds", "--malloc-mmap-threshold", "--libtorch"];
 
     /// <summary>The parsed command line: the server's options, where to listen, and --libtorch.</summary>
     public sealed record Parsed(EmbeddingServerOptions Options, string? Urls, string? LibTorch, bool Help);
@@ -123,6 +126,12 @@ internal static class ServerArguments
         {
             options.TrimNativeSeconds = int.TryParse(trim, NumberStyles.None, CultureInfo.InvariantCulture, out int t) && t <= 86_400 ? t
                 : throw new FormatException($"--trim-native-seconds takes a whole number of seconds up to 86400, not '{trim}'");
+        }
+        if (values.TryGetValue("--malloc-mmap-threshold", out string? mmap))
+        {
+            // glibc refuses more than half its 64 MiB arena heap; below a page every allocation would be a system call.
+            options.MallocMmapThreshold = int.TryParse(mmap, NumberStyles.None, CultureInfo.InvariantCulture, out int m) && (m == 0 || m is >= 4096 and <= 32 * 1024 * 1024) ? m
+                : throw new FormatException($"--malloc-mmap-threshold takes 0 or a number of bytes from 4096 to 33554432, not '{mmap}'");
         }
         if (options.ApiKey is { Length: 0 })
         {

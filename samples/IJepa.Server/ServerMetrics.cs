@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text;
 
@@ -8,8 +9,13 @@ namespace IJepa.Server;
 /// The counters behind GET /metrics, written in Prometheus' text format (version 0.0.4). Hand-made because
 /// ASP.NET Core has no Prometheus writer and the handful of series here do not justify a dependency.
 /// </summary>
-internal sealed class ServerMetrics
+internal sealed class ServerMetrics : IDisposable
 {
+    // Kestrel's pinned block pool (ASP.NET Core 10 publishes it as a meter): its blocks live on the pinned-object heap,
+    // the part of the .NET heap that kept rising under the long overloads (README, Embedding server).
+    private const string MemoryPoolMeter = "Microsoft.AspNetCore.MemoryPool";
+    private static readonly string[] MemoryPoolEvents = ["allocated", "evicted", "rented"];
+
     private static readonly double[] LatencyBounds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
     private static readonly double[] BatchBounds = [1, 2, 4, 8, 16, 32, 64, 128, 256];
     private const int RateWindowSeconds = 10;
@@ -26,6 +32,25 @@ internal sealed class ServerMetrics
     private long _rejected;
     private long _trimsReleased;
     private long _trimsIdle;
+    private readonly ConcurrentDictionary<string, long[]> _memoryPool = new(StringComparer.Ordinal);
+    private readonly MeterListener _listener = new();
+
+    public ServerMetrics()
+    {
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == MemoryPoolMeter)
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        // Summed over the pool's owners (Kestrel's transport, and any other pool made by the same factory).
+        _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+            Interlocked.Add(ref _memoryPool.GetOrAdd(instrument.Name, _ => new long[1])[0], value));
+        _listener.Start();
+    }
+
+    public void Dispose() => _listener.Dispose();
 
     /// <summary>Images waiting for the model, read when scraped.</summary>
     public Func<int> QueueDepth { get; set; } = () => 0;
@@ -136,6 +161,20 @@ internal sealed class ServerMetrics
         text.Append("# HELP ijepa_native_heap_trims_total Returns of malloc's free memory to the kernel (--trim-native-seconds), by whether any was released.\n# TYPE ijepa_native_heap_trims_total counter\n");
         text.Append(CultureInfo.InvariantCulture, $"ijepa_native_heap_trims_total{{released=\"true\"}} {Interlocked.Read(ref _trimsReleased)}\n");
         text.Append(CultureInfo.InvariantCulture, $"ijepa_native_heap_trims_total{{released=\"false\"}} {Interlocked.Read(ref _trimsIdle)}\n");
+        if (_memoryPool.TryGetValue("aspnetcore.memory_pool.pooled", out long[]? pooled))
+        {
+            text.Append("# HELP ijepa_kestrel_pool_pooled_bytes Kestrel's memory pool (pinned blocks): bytes held for reuse.\n# TYPE ijepa_kestrel_pool_pooled_bytes gauge\n");
+            text.Append(CultureInfo.InvariantCulture, $"ijepa_kestrel_pool_pooled_bytes {Interlocked.Read(ref pooled[0])}\n");
+        }
+        if (!_memoryPool.IsEmpty)
+        {
+            text.Append("# HELP ijepa_kestrel_pool_bytes_total Kestrel's memory pool: bytes allocated (new blocks), evicted (idle blocks let go) and rented.\n# TYPE ijepa_kestrel_pool_bytes_total counter\n");
+            foreach (string e in MemoryPoolEvents)
+            {
+                long total = _memoryPool.TryGetValue($"aspnetcore.memory_pool.{e}", out long[]? counter) ? Interlocked.Read(ref counter[0]) : 0;
+                text.Append(CultureInfo.InvariantCulture, $"ijepa_kestrel_pool_bytes_total{{event=\"{e}\"}} {total}\n");
+            }
+        }
         text.Append("# HELP ijepa_threadpool_threads Threads in .NET's thread pool.\n# TYPE ijepa_threadpool_threads gauge\n");
         text.Append(CultureInfo.InvariantCulture, $"ijepa_threadpool_threads {ThreadPool.ThreadCount}\n");
         text.Append("# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\n");

@@ -33,8 +33,11 @@ internal static class TorchvisionResampler
         {
             // The interleaved pixels viewed as channels-last NCHW: libtorch's uint8 kernels take either layout
             // and give the same bytes, and a channels-last output reads back as interleaved RGB without a transpose.
-            using Tensor interleaved = empty([1, source.Height, source.Width, 3], ScalarType.Byte);
-            source.Data.CopyTo(interleaved.bytes);
+            // The tensor shares the pooled array (pinned until the last view is disposed, below) rather than copying
+            // it: a copy was a native allocation the size of the photo per image (up to tens of MB), sized
+            // differently for every photo, and under a long server load malloc's free space fragmented around them.
+            using Tensor flat = frombuffer(source.Pixels, ScalarType.Byte, count: source.Length);
+            using Tensor interleaved = flat.view(1, source.Height, source.Width, 3);
             using Tensor input = interleaved.permute(0, 3, 1, 2);
             using Tensor output = throughFloat ? ThroughFloat(input, height, width, mode) : nn.functional.interpolate(input, [height, width], mode: mode, align_corners: false, antialias: true);
             using Tensor channelsLast = output.permute(0, 2, 3, 1);
