@@ -52,6 +52,12 @@ public class TorchvisionResizeMemoryTests
             preprocessor.Preprocess(photo, values);
         }
         long baseline = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        // The resize views the pooled pixels through torch.frombuffer, which pins the array until libtorch frees the
+        // storage and calls back; TorchSharp keeps each callback in a static table until then. A view left undisposed
+        // would leave its pin and its entry behind.
+        var deleters = (System.Collections.ICollection?)typeof(torch).GetField("deleters", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)?.GetValue(null);
+        Assert.NotNull(deleters); // TorchSharp 0.107's torch.deleters; a TorchSharp upgrade that moves it fails here
+        int deletersBefore = deleters.Count;
         GC.Collect();
         ProcessMemory.ResetPeak();
         long rssBefore = ProcessMemory.Resident();
@@ -60,6 +66,7 @@ public class TorchvisionResizeMemoryTests
             preprocessor.Preprocess(photo, values);
         }
         Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        Assert.Equal(deletersBefore, deleters.Count);
         // 300 leaked 2.4 MB inputs would be 700 MB; allow allocator noise only.
         long grown = ProcessMemory.Peak() - rssBefore;
         Assert.True(grown < 64L * 1024 * 1024, $"peak RSS grew {grown / 1e6:F0} MB over 300 images");
