@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real camera photos for the pipeline benchmark: the 12 nature photos of Debian's mate-backgrounds package
-# (GPL-2+; 1280x1024 to 2560x1920 JPEGs, 3.3 MP on average), unpacked without installing the package.
+# (GPL-2+; 1280x1024 to 2560x1920 JPEGs, 3.1 MP on average), unpacked without installing the package.
 # They are not committed. usage: bench/photos/get-photos.sh [DIR]   (default bench/results/tmp/photos)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)

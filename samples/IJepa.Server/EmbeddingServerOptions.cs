@@ -46,7 +46,7 @@ internal sealed class EmbeddingServerOptions
     public bool WarmUp { get; set; } = true;
 
     /// <summary>
-    /// Bytes from which glibc's malloc maps each request on its own and unmaps it when freed (see
+    /// Bytes from which glibc's malloc serves a request from a mapping of its own, unmapped when freed (see
     /// <see cref="NativeHeap.SetMmapThreshold"/>); 0: glibc's own sliding threshold.
     /// </summary>
     public int MallocMmapThreshold { get; set; }

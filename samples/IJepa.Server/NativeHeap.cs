@@ -32,8 +32,8 @@ internal static partial class NativeHeap
     public static bool Trim() => Call(ref _trimUnavailable, () => MallocTrim(0) != 0, false);
 
     /// <summary>
-    /// Fixes the size from which malloc serves a request with a mapping of its own, returned to the kernel when freed
-    /// (<c>mallopt(M_MMAP_THRESHOLD)</c>, glibc). glibc otherwise raises that threshold to the largest block freed so
+    /// Fixes the size from which malloc serves a request with a mapping of its own, returned to the kernel when freed,
+    /// where no free chunk in its arenas fits (<c>mallopt(M_MMAP_THRESHOLD)</c>, glibc). glibc otherwise raises that threshold to the largest block freed so
     /// far (up to 32 MiB), after which every tensor and decoder buffer of a varying batch is carved out of the arenas
     /// and their free space fragments. True when glibc took the value; false where it refused it or is absent.
     /// </summary>

@@ -82,7 +82,7 @@ if (mmapThresholdSet is { } set)
 {
     if (set)
     {
-        app.Logger.LogInformation("malloc maps every allocation of {Bytes} bytes or more on its own (--malloc-mmap-threshold)", options.MallocMmapThreshold);
+        app.Logger.LogInformation("malloc serves allocations of {Bytes} bytes or more from mappings of their own (--malloc-mmap-threshold)", options.MallocMmapThreshold);
     }
     else
     {

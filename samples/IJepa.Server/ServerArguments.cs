@@ -29,9 +29,9 @@ internal static class ServerArguments
                              first, so that its memory and kernels are ready (default on); see README, Embedding server
           --trim-native-seconds S  give malloc's free memory back to the kernel every S seconds (glibc; at most
                              86400; default 0: never); see README, Embedding server
-          --malloc-mmap-threshold B  serve every native allocation of B bytes or more with a mapping of its own,
-                             given back when freed (glibc; 4096 to 33554432; default 0: glibc's sliding threshold);
-                             see README, Embedding server
+          --malloc-mmap-threshold B  serve native allocations of B bytes or more from mappings of their own, given
+                             back when freed, unless malloc has a free chunk for them (glibc; 4096 to 33554432;
+                             default 0: glibc's sliding threshold; costs CPU); see README, Embedding server
           --libtorch DIR     load libtorch from DIR (e.g. an installed PyTorch's torch/lib, for CUDA) instead of the package's
         """;
 

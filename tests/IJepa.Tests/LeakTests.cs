@@ -57,8 +57,12 @@ public class TorchvisionResizeMemoryTests
         // would leave its pin and its entry behind.
         var deleters = (System.Collections.ICollection?)typeof(torch).GetField("deleters", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)?.GetValue(null);
         Assert.NotNull(deleters); // TorchSharp 0.107's torch.deleters; a TorchSharp upgrade that moves it fails here
-        int deletersBefore = deleters.Count;
+        // The table is the process's: tensors other tests left to the finalizer leave it as they are finalized, so
+        // those are collected first, and the count may only fall.
         GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        int deletersBefore = deleters.Count;
         ProcessMemory.ResetPeak();
         long rssBefore = ProcessMemory.Resident();
         for (int i = 0; i < 300; i++)
@@ -66,7 +70,7 @@ public class TorchvisionResizeMemoryTests
             preprocessor.Preprocess(photo, values);
         }
         Assert.Equal(baseline, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
-        Assert.Equal(deletersBefore, deleters.Count);
+        Assert.True(deleters.Count <= deletersBefore, $"{deleters.Count - deletersBefore} frombuffer callbacks still registered after 300 resizes");
         // 300 leaked 2.4 MB inputs would be 700 MB; allow allocator noise only.
         long grown = ProcessMemory.Peak() - rssBefore;
         Assert.True(grown < 64L * 1024 * 1024, $"peak RSS grew {grown / 1e6:F0} MB over 300 images");

@@ -366,7 +366,7 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
             }
             Assert.True(trims >= 1, "no trim in 20 s");
             // glibc's mallopt took the fixture's --malloc-mmap-threshold (it answers 0 for a value it refuses).
-            Assert.Contains("malloc maps every allocation of 1048576 bytes or more on its own", fixture.Server.Output, StringComparison.Ordinal);
+            Assert.Contains("malloc serves allocations of 1048576 bytes or more from mappings of their own", fixture.Server.Output, StringComparison.Ordinal);
         }
         JsonElement openApi = JsonDocument.Parse(await Client.GetStringAsync(new Uri("/openapi/v1.json", UriKind.Relative))).RootElement;
         JsonElement paths = openApi.GetProperty("paths");
