@@ -31,8 +31,37 @@ public class ParquetScaleTests(ITestOutputHelper log)
         string images = work.File("images");
         WriteImages(images);
 
+        // The child's peak is read from /proc when each progress line arrives; a line read after the child has exited
+        // (the last ones come within milliseconds of each other on a busy machine) has no reading. That is a missed
+        // observation, not a measurement: the run is repeated, at most three times, until the readings reach the end.
+        List<(int Done, long Peak)> peaks = [];
+        for (int attempt = 1; attempt <= 3 && (peaks.Count == 0 || peaks[^1].Done < 18_000); attempt++)
+        {
+            peaks = await RunAndReadPeaks(work, model, images);
+        }
+        foreach ((int done, long peak) in peaks)
+        {
+            log.WriteLine($"{done,6} rows: peak RSS {peak / 1048576.0:F1} MB");
+        }
+        // After the first 2,000 rows (parts written, row groups and pools warm) the peak must stay put: 18,000 more
+        // rows held in memory would add 280 MB; the bound leaves room for the keys of finished inputs (about 2 MB).
+        long early = peaks.First(p => p.Done >= 2000).Peak, last = peaks[^1].Peak;
+        Assert.True(peaks[^1].Done >= 18_000, $"the last reading was at {peaks[^1].Done} rows");
+        Assert.True(last - early <= 32L << 20, $"peak RSS grew from {early >> 20} MB at 2,000 rows to {last >> 20} MB at {peaks[^1].Done}");
+        long rows = Convert.ToInt64(ParquetTests.Query($"SELECT count(*) FROM read_parquet('{work.File("out.parquet")}/*.parquet')")[0][0], CultureInfo.InvariantCulture);
+        Assert.Equal(Images, rows);
+    }
+
+    private static async Task<List<(int Done, long Peak)>> RunAndReadPeaks(TempFolder work, string model, string images)
+    {
+        // A second attempt writes afresh.
+        string outputFolder = work.File("out.parquet");
+        if (Directory.Exists(outputFolder))
+        {
+            Directory.Delete(outputFolder, recursive: true);
+        }
         var start = new ProcessStartInfo(DotnetCli.Dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = work.Path };
-        foreach (string a in new[] { DotnetCli.Sample("IJepa.FeatureDump"), "--model", model, "--batch", "64", "--patches", "--part-rows", "512", "--out", work.File("out.parquet"), images })
+        foreach (string a in new[] { DotnetCli.Sample("IJepa.FeatureDump"), "--model", model, "--batch", "64", "--patches", "--part-rows", "512", "--out", outputFolder, images })
         {
             start.ArgumentList.Add(a);
         }
@@ -56,17 +85,7 @@ public class ParquetScaleTests(ITestOutputHelper log)
         }
         Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), "FeatureDump did not finish");
         Assert.True(process.ExitCode == 0, $"exit {process.ExitCode}\n{output}\n{await errors}");
-        foreach ((int done, long peak) in peaks)
-        {
-            log.WriteLine($"{done,6} rows: peak RSS {peak / 1048576.0:F1} MB");
-        }
-        // After the first 2,000 rows (parts written, row groups and pools warm) the peak must stay put: 18,000 more
-        // rows held in memory would add 280 MB; the bound leaves room for the keys of finished inputs (about 2 MB).
-        long early = peaks.First(p => p.Done >= 2000).Peak, last = peaks[^1].Peak;
-        Assert.True(peaks[^1].Done >= 18_000, $"the last reading was at {peaks[^1].Done} rows");
-        Assert.True(last - early <= 32L << 20, $"peak RSS grew from {early >> 20} MB at 2,000 rows to {last >> 20} MB at {peaks[^1].Done}");
-        long rows = Convert.ToInt64(ParquetTests.Query($"SELECT count(*) FROM read_parquet('{work.File("out.parquet")}/*.parquet')")[0][0], CultureInfo.InvariantCulture);
-        Assert.Equal(Images, rows);
+        return peaks;
     }
 
     [Fact]
