@@ -20,6 +20,10 @@ internal static class ServerLoadBenchmark
     public sealed record Settings(string Repository, string Model, string Photos, int Requests, int Clients, double CorruptShare,
         int OverloadClients, int OverloadQueue, int OverloadSeconds, string? Output, string[] Phases, string[] ServerOptions);
 
+    // What the overload records every 10 s: the kernel's view of the server (/proc status fields) and its memory series.
+    private static readonly string[] KernelFields = ["Threads:", "RssAnon:", "RssFile:", "RssShmem:"];
+    private static readonly string[] MemorySeries = ["ijepa_managed_", "ijepa_gc_", "ijepa_native_", "ijepa_threadpool_", "ijepa_kestrel_"];
+
     private static readonly string Dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 
     public static async Task<int> RunAsync(Settings s)
@@ -110,13 +114,10 @@ internal static class ServerLoadBenchmark
                             // The heap's make-up every 10 s: by generation, free space, and collections so far.
                             // And the kernel's view: threads, and resident memory split into anonymous (heaps) and file-backed (code).
                             string kernel = string.Join(" ", File.ReadLines($"/proc/{server.Process.Id}/status")
-                                .Where(l => l.StartsWith("Threads:", StringComparison.Ordinal) || l.StartsWith("RssAnon:", StringComparison.Ordinal) || l.StartsWith("RssFile:", StringComparison.Ordinal)
-                                    || l.StartsWith("RssShmem:", StringComparison.Ordinal))
+                                .Where(l => KernelFields.Any(f => l.StartsWith(f, StringComparison.Ordinal)))
                                 .Select(l => string.Join(" ", l.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries))));
                             heapLines.Add($"{watch.Elapsed.TotalSeconds:F0} s: {kernel} " + string.Join(" ", (await Scrape(server.Address)).Split('\n')
-                                .Where(l => l.StartsWith("ijepa_managed_", StringComparison.Ordinal) || l.StartsWith("ijepa_gc_", StringComparison.Ordinal)
-                                    || l.StartsWith("ijepa_native_", StringComparison.Ordinal) || l.StartsWith("ijepa_threadpool_", StringComparison.Ordinal)
-                                    || l.StartsWith("ijepa_kestrel_", StringComparison.Ordinal))
+                                .Where(l => MemorySeries.Any(m => l.StartsWith(m, StringComparison.Ordinal)))
                                 .Select(l => l.Replace("ijepa_", "", StringComparison.Ordinal))));
                         }
                         await Task.Delay(500, CancellationToken.None);
