@@ -75,9 +75,20 @@ internal static class ServerLoadBenchmark
             await using (ServerProcess server = await ServerProcess.StartAsync(Dotnet, serverDll, ["--model", s.Model, .. s.ServerOptions], TimeSpan.FromMinutes(2)))
             {
                 TimeSpan clientBefore = Process.GetCurrentProcess().TotalProcessorTime;
+                CpuAccounting.Machine machineBefore = CpuAccounting.ReadMachine();
+                Dictionary<string, double> threadsBefore = CpuAccounting.ReadThreads(server.Process.Id);
+                double processBefore = CpuAccounting.ReadProcess(server.Process.Id);
                 load = await LoadAsync(server.Address, images, expected, s.Requests, s.Clients, s.CorruptShare, TimeSpan.Zero, null);
                 clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientBefore;
+                CpuAccounting.Machine machine = CpuAccounting.ReadMachine() - machineBefore;
+                double during = CpuAccounting.ReadProcess(server.Process.Id) - processBefore;
                 Say(load.Describe());
+                // Was a slow run slow because the server worked harder (and in which threads), or because the cores
+                // went elsewhere (other processes; the hypervisor: steal)?
+                Say($"   server's CPU during the load {during:F1} s = {during / load.GoodOk * 1000:F1} ms per good image; by thread name: " +
+                    CpuAccounting.DescribeThreads(threadsBefore, CpuAccounting.ReadThreads(server.Process.Id)));
+                Say($"   machine during the load: busy {machine.Busy:F1} s, idle {machine.Idle:F1} s, steal {machine.Steal:F1} s of {load.Seconds * Environment.ProcessorCount:F1} core-seconds; " +
+                    $"other processes than the server and this one about {machine.Busy - during - clientCpu.TotalSeconds:F1} s");
                 string metrics = await Scrape(server.Address);
                 Say("batch sizes from /metrics: " + string.Join(", ", metrics.Split('\n').Where(l => l.StartsWith("ijepa_batch_size_", StringComparison.Ordinal)).Select(l => l.Replace("ijepa_batch_size_", "", StringComparison.Ordinal))));
                 server.Terminate();
