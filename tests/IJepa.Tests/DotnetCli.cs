@@ -30,8 +30,8 @@ internal static class DotnetCli
     public static Result RunProgram(string program, string workingDirectory, TimeSpan timeout, params string[] arguments) =>
         RunProgram(program, workingDirectory, timeout, null, arguments);
 
-    /// <summary>Runs a program with extra environment variables for it alone.</summary>
-    public static Result RunProgram(string program, string workingDirectory, TimeSpan timeout, IReadOnlyDictionary<string, string>? environment, params string[] arguments)
+    /// <summary>Runs a program with extra environment variables for it alone (a null value removes the variable).</summary>
+    public static Result RunProgram(string program, string workingDirectory, TimeSpan timeout, IReadOnlyDictionary<string, string?>? environment, params string[] arguments)
     {
         var start = new ProcessStartInfo(program)
         {
@@ -51,9 +51,16 @@ internal static class DotnetCli
         }
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
-        foreach ((string name, string value) in environment ?? new Dictionary<string, string>())
+        foreach ((string name, string? value) in environment ?? new Dictionary<string, string?>())
         {
-            start.Environment[name] = value;
+            if (value is null)
+            {
+                start.Environment.Remove(name);
+            }
+            else
+            {
+                start.Environment[name] = value;
+            }
         }
         using Process process = Process.Start(start)!;
         Task<string> output = process.StandardOutput.ReadToEndAsync();

@@ -18,7 +18,7 @@ public sealed class HubSampleTests : IAsyncLifetime
         _home.Dispose();
     }
 
-    private Dictionary<string, string> Environment(string cache) => new()
+    private Dictionary<string, string?> Environment(string cache) => new()
     {
         ["HF_ENDPOINT"] = _hub.Endpoint.ToString(),
         ["HF_HUB_CACHE"] = cache,

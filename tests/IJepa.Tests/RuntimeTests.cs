@@ -29,7 +29,7 @@ public class RuntimeTests : IClassFixture<RuntimeTests.ManagedOnlyBuild>
         }
     }
 
-    private static DotnetCli.Result Run(string app, string workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] arguments) =>
+    private static DotnetCli.Result Run(string app, string workingDirectory, IReadOnlyDictionary<string, string?>? environment, params string[] arguments) =>
         DotnetCli.RunProgram(DotnetCli.Dotnet, workingDirectory, Timeout, environment, [app, .. arguments]);
 
     [Fact]
@@ -45,13 +45,21 @@ public class RuntimeTests : IClassFixture<RuntimeTests.ManagedOnlyBuild>
         DotnetCli.Result viaOption = Run(_build.App, outDir.Path, null, ["--libtorch", PackageLibTorch, "--model", Model, "--out", "option.npy", .. images]);
         Assert.True(viaOption.ExitCode == 0, viaOption.ToString());
         Assert.Contains($"libtorch from {PackageLibTorch}", viaOption.Output, StringComparison.Ordinal);
-        DotnetCli.Result viaEnvironment = Run(_build.App, outDir.Path, new Dictionary<string, string> { [IJepaRuntime.LibTorchEnvironmentVariable] = PackageLibTorch },
+        DotnetCli.Result viaEnvironment = Run(_build.App, outDir.Path, new Dictionary<string, string?> { [IJepaRuntime.LibTorchEnvironmentVariable] = PackageLibTorch },
             ["--model", Model, "--out", "environment.npy", .. images]);
         Assert.True(viaEnvironment.ExitCode == 0, viaEnvironment.ToString());
 
         byte[] expected = File.ReadAllBytes(outDir.File("normal.npy"));
         Assert.Equal(expected, File.ReadAllBytes(outDir.File("option.npy")));
         Assert.Equal(expected, File.ReadAllBytes(outDir.File("environment.npy")));
+    }
+
+    [Fact]
+    public void Passive_thread_waits_are_refused_once_libtorch_is_loaded()
+    {
+        // Before the load it is checked in the samples' processes (SampleTests, ServerTests: OpenMP's own report).
+        using TorchSharp.torch.Tensor loaded = TorchSharp.torch.zeros(1);
+        Assert.False(IJepaRuntime.PreferPassiveThreadWaits());
     }
 
     [Fact]

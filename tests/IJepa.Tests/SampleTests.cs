@@ -92,6 +92,33 @@ public class SampleTests
     }
 
     [Fact]
+    public void FeatureDump_lets_OpenMP_threads_sleep_unless_the_environment_says_how_they_wait()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // the report below is GNU OpenMP's, the libtorch of Linux packages
+        }
+        using TempFolder images = ImageFolder();
+        using TempFolder outDir = TestData.NewFolder();
+        // OMP_DISPLAY_ENV=verbose makes OpenMP print the settings it took, when libtorch loads.
+        DotnetCli.Result Run(string? policy, string? spinCount) => DotnetCli.RunProgram(DotnetCli.Dotnet, outDir.Path, Timeout,
+            new Dictionary<string, string?> { ["OMP_DISPLAY_ENV"] = "verbose", ["OMP_WAIT_POLICY"] = policy, ["GOMP_SPINCOUNT"] = spinCount, ["KMP_BLOCKTIME"] = null },
+            DotnetCli.Sample("IJepa.FeatureDump"), "--model", Model, "--out", "f.npy", images.Path);
+
+        DotnetCli.Result unset = Run(null, null);
+        Assert.True(unset.ExitCode == 0, unset.ToString());
+        Assert.Contains("GOMP_SPINCOUNT = '0'", unset.Error, StringComparison.Ordinal); // passive: no spinning at all
+
+        DotnetCli.Result active = Run("ACTIVE", null);
+        Assert.True(active.ExitCode == 0, active.ToString());
+        Assert.Contains("OMP_WAIT_POLICY = 'ACTIVE'", active.Error, StringComparison.Ordinal);
+
+        DotnetCli.Result spinning = Run(null, "300000"); // GNU OpenMP's own default, asked for
+        Assert.True(spinning.ExitCode == 0, spinning.ToString());
+        Assert.Contains("GOMP_SPINCOUNT = '300000'", spinning.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void FeatureDump_writes_npy_and_jsonl()
     {
         using TempFolder images = ImageFolder();

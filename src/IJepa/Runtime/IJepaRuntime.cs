@@ -88,6 +88,34 @@ public static class IJepaRuntime
     }
 
     /// <summary>
+    /// Makes libtorch's CPU threads sleep as soon as their part of an operation is done (<c>OMP_WAIT_POLICY=PASSIVE</c>)
+    /// instead of spinning first: for a process whose other threads decode images on the same cores while the model
+    /// runs, as in <see cref="IJepaEncoder.EncodeAsync"/>'s pipeline, the
+    /// FeatureDump sample and the server. GNU OpenMP (libtorch on Linux) otherwise spins up to 300,000 times before it
+    /// sleeps, or 1,000 times while it runs more threads than there are cores, so the CPU an image cost changed from
+    /// run to run with how many OpenMP threads were alive (README, Embedding server). Call it before anything touches
+    /// TorchSharp: OpenMP reads its settings once, when libtorch loads.
+    /// </summary>
+    /// <returns>
+    /// True when set; false, changing nothing, when <c>OMP_WAIT_POLICY</c>, <c>GOMP_SPINCOUNT</c> or <c>KMP_BLOCKTIME</c>
+    /// is already set (the environment's choice wins), when libtorch is already loaded (known on Linux; elsewhere only
+    /// when this library has used TorchSharp), or where the C library's <c>setenv</c> is missing.
+    /// </returns>
+    public static bool PreferPassiveThreadWaits()
+    {
+        if (OpenMpWaits.Variables.Any(v => Environment.GetEnvironmentVariable(v) is { Length: > 0 }))
+        {
+            return false;
+        }
+        lock (Gate)
+        {
+            // This library's first use of TorchSharp, a folder load, or (Linux) libtorch among the mapped libraries.
+            bool loaded = _environmentApplied || LibTorchDirectory is not null || LoadedLibraryPath("torch_cpu") is not null;
+            return !loaded && OpenMpWaits.SetPassive();
+        }
+    }
+
+    /// <summary>
     /// Checks that <paramref name="device"/> ("cpu", "cuda", "cuda:N") can be used here and returns it. For CUDA
     /// that means a CUDA build of libtorch is loaded and sees that GPU; otherwise the exception says which of
     /// these failed, why, and what to do.

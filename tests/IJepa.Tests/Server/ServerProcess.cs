@@ -35,8 +35,11 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts <paramref name="serverDll"/> with <paramref name="arguments"/> and waits until it answers /ready.</summary>
-    public static async Task<ServerProcess> StartAsync(string dotnet, string serverDll, IEnumerable<string> arguments, TimeSpan timeout)
+    /// <summary>
+    /// Starts <paramref name="serverDll"/> with <paramref name="arguments"/> (and extra environment variables; a null value
+    /// removes one) and waits until it answers /ready.
+    /// </summary>
+    public static async Task<ServerProcess> StartAsync(string dotnet, string serverDll, IEnumerable<string> arguments, TimeSpan timeout, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var start = new ProcessStartInfo(dotnet)
         {
@@ -56,6 +59,17 @@ internal sealed class ServerProcess : IAsyncDisposable
             start.Environment.Remove(name);
         }
         start.Environment["DOTNET_NOLOGO"] = "1";
+        foreach ((string name, string? value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                start.Environment.Remove(name);
+            }
+            else
+            {
+                start.Environment[name] = value;
+            }
+        }
         var server = new ServerProcess(Process.Start(start)!);
         server.Process.OutputDataReceived += (_, e) => server.Line(e.Data);
         server.Process.ErrorDataReceived += (_, e) => server.Line(e.Data);
