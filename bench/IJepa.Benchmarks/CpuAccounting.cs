@@ -10,7 +10,7 @@ namespace IJepa.Benchmarks;
 /// </summary>
 internal static class CpuAccounting
 {
-    private const double TicksPerSecond = 100; // USER_HZ, 100 on every Linux this runs on
+    private const double TicksPerSecond = 100; // USER_HZ: fixed at 100 in Linux's user ABI on x86 and ARM
 
     /// <summary>The machine's CPU time so far, seconds over all cores.</summary>
     public readonly record struct Machine(double Busy, double Idle, double Steal)
@@ -27,12 +27,12 @@ internal static class CpuAccounting
     }
 
     /// <summary>
-    /// CPU seconds of each of a process's live threads, summed by thread name (the kernel keeps 15 characters:
-    /// "IJepa.Server de" is the decode workers). Threads that have exited are not counted.
+    /// The name and CPU seconds of each of a process's live threads, by thread id (the kernel keeps 15 characters of a
+    /// name: "IJepa.Server de" is the decode workers).
     /// </summary>
-    public static Dictionary<string, double> ReadThreads(int processId)
+    public static Dictionary<int, (string Name, double Seconds)> ReadThreads(int processId)
     {
-        var byName = new Dictionary<string, double>(StringComparer.Ordinal);
+        var threads = new Dictionary<int, (string, double)>();
         foreach (string task in Directory.EnumerateDirectories($"/proc/{processId}/task"))
         {
             string stat;
@@ -42,16 +42,15 @@ internal static class CpuAccounting
             }
             catch (IOException)
             {
-                continue; // the thread exited between the listing and the read
+                continue; // the thread exited between the listing and the read (FileNotFoundException, or ESRCH)
             }
             int open = stat.IndexOf('('), close = stat.LastIndexOf(')');
-            string name = stat[(open + 1)..close];
             string[] fields = stat[(close + 2)..].Split(' ');
             // utime and stime are fields 14 and 15 of proc(5), counted from the state field (3): indexes 11 and 12 here.
             double seconds = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
-            byName[name] = byName.GetValueOrDefault(name) + seconds;
+            threads[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = (stat[(open + 1)..close], seconds);
         }
-        return byName;
+        return threads;
     }
 
     /// <summary>CPU seconds of a process so far (all its threads, exited ones included).</summary>
@@ -62,11 +61,16 @@ internal static class CpuAccounting
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
     }
 
-    /// <summary>"'name' 12.3 s" for each thread name whose time grew between two readings, largest first.</summary>
-    public static string DescribeThreads(Dictionary<string, double> before, Dictionary<string, double> after) =>
+    /// <summary>
+    /// "'name' 12.3 s (n threads)" for each thread name whose threads used CPU between two readings, largest first: a
+    /// thread's time since the first reading, or since it started if it is newer; threads gone by the second are left out.
+    /// </summary>
+    public static string DescribeThreads(Dictionary<int, (string Name, double Seconds)> before, Dictionary<int, (string Name, double Seconds)> after) =>
         string.Join(", ", after
-            .Select(kv => (Name: kv.Key, Seconds: kv.Value - before.GetValueOrDefault(kv.Key)))
-            .Where(t => t.Seconds > 0)
-            .OrderByDescending(t => t.Seconds)
-            .Select(t => $"'{t.Name}' {t.Seconds:F1} s"));
+            .Select(t => (t.Value.Name, Seconds: t.Value.Seconds - (before.TryGetValue(t.Key, out var b) ? b.Seconds : 0)))
+            .GroupBy(t => t.Name, StringComparer.Ordinal)
+            .Select(g => (Name: g.Key, Seconds: g.Sum(t => t.Seconds), Threads: g.Count(t => t.Seconds > 0)))
+            .Where(g => g.Seconds > 0)
+            .OrderByDescending(g => g.Seconds)
+            .Select(g => $"'{g.Name}' {g.Seconds:F1} s ({g.Threads} {(g.Threads == 1 ? "thread" : "threads")})"));
 }

@@ -76,13 +76,14 @@ internal static class ServerLoadBenchmark
             {
                 TimeSpan clientBefore = Process.GetCurrentProcess().TotalProcessorTime;
                 CpuAccounting.Machine machineBefore = CpuAccounting.ReadMachine();
-                Dictionary<string, double> threadsBefore = CpuAccounting.ReadThreads(server.Process.Id);
+                var threadsBefore = CpuAccounting.ReadThreads(server.Process.Id);
                 double processBefore = CpuAccounting.ReadProcess(server.Process.Id);
                 load = await LoadAsync(server.Address, images, expected, s.Requests, s.Clients, s.CorruptShare, TimeSpan.Zero, null);
                 clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientBefore;
                 CpuAccounting.Machine machine = CpuAccounting.ReadMachine() - machineBefore;
-                double during = CpuAccounting.ReadProcess(server.Process.Id) - processBefore;
                 Say(load.Describe());
+                // Read while the server lives (a server that died in the load ends the run here, its result said above).
+                double during = CpuAccounting.ReadProcess(server.Process.Id) - processBefore;
                 // Was a slow run slow because the server worked harder (and in which threads), or because the cores
                 // went elsewhere (other processes; the hypervisor: steal)?
                 Say($"   server's CPU during the load {during:F1} s = {during / load.GoodOk * 1000:F1} ms per good image; by thread name: " +

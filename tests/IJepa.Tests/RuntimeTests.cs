@@ -58,8 +58,21 @@ public class RuntimeTests : IClassFixture<RuntimeTests.ManagedOnlyBuild>
     public void Passive_thread_waits_are_refused_once_libtorch_is_loaded()
     {
         // Before the load it is checked in the samples' processes (SampleTests, ServerTests: OpenMP's own report).
+        // An empty environment here, so that only the load can refuse it.
         using TorchSharp.torch.Tensor loaded = TorchSharp.torch.zeros(1);
-        Assert.False(IJepaRuntime.PreferPassiveThreadWaits());
+        Assert.False(IJepaRuntime.PreferPassiveThreadWaits(_ => null));
+    }
+
+    [Theory]
+    [InlineData(null, null, null, false)]
+    [InlineData("", "", "", false)]
+    [InlineData("ACTIVE", null, null, true)]
+    [InlineData(null, "300000", null, true)]
+    [InlineData(null, null, "200", true)]
+    public void A_wait_setting_already_in_the_environment_wins(string? policy, string? spinCount, string? blockTime, bool chosen)
+    {
+        var environment = new Dictionary<string, string?> { ["OMP_WAIT_POLICY"] = policy, ["GOMP_SPINCOUNT"] = spinCount, ["KMP_BLOCKTIME"] = blockTime };
+        Assert.Equal(chosen, OpenMpWaits.EnvironmentChose(name => environment.GetValueOrDefault(name)));
     }
 
     [Fact]

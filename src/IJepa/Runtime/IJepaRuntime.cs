@@ -92,18 +92,23 @@ public static class IJepaRuntime
     /// instead of spinning first: for a process whose other threads decode images on the same cores while the model
     /// runs, as in <see cref="IJepaEncoder.EncodeAsync"/>'s pipeline, the
     /// FeatureDump sample and the server. GNU OpenMP (libtorch on Linux) otherwise spins up to 300,000 times before it
-    /// sleeps, or 1,000 times while it runs more threads than there are cores, so the CPU an image cost changed from
-    /// run to run with how many OpenMP threads were alive (README, Embedding server). Call it before anything touches
-    /// TorchSharp: OpenMP reads its settings once, when libtorch loads.
+    /// sleeps (100 times while it manages more threads than there are cores), and in some load runs the server spent
+    /// up to 7 ms of CPU per image that way (README, Embedding server). Call it at start-up, before anything touches
+    /// TorchSharp (OpenMP reads its settings once, when libtorch loads) and before starting threads of your own: it
+    /// changes the C library's environment, which is not safe while another thread reads it. Off Windows, .NET's own
+    /// view of the environment (<see cref="Environment.GetEnvironmentVariable(string)"/>) and the child processes it
+    /// starts do not see the change.
     /// </summary>
     /// <returns>
     /// True when set; false, changing nothing, when <c>OMP_WAIT_POLICY</c>, <c>GOMP_SPINCOUNT</c> or <c>KMP_BLOCKTIME</c>
     /// is already set (the environment's choice wins), when libtorch is already loaded (known on Linux; elsewhere only
     /// when this library has used TorchSharp), or where the C library's <c>setenv</c> is missing.
     /// </returns>
-    public static bool PreferPassiveThreadWaits()
+    public static bool PreferPassiveThreadWaits() => PreferPassiveThreadWaits(Environment.GetEnvironmentVariable);
+
+    internal static bool PreferPassiveThreadWaits(Func<string, string?> readEnvironment)
     {
-        if (OpenMpWaits.Variables.Any(v => Environment.GetEnvironmentVariable(v) is { Length: > 0 }))
+        if (OpenMpWaits.EnvironmentChose(readEnvironment))
         {
             return false;
         }

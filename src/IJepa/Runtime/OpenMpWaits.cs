@@ -8,6 +8,9 @@ internal static partial class OpenMpWaits
     /// <summary>The variables that say how OpenMP threads wait (GNU, LLVM and Intel OpenMP).</summary>
     public static readonly string[] Variables = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME"];
 
+    /// <summary>True when one of <see cref="Variables"/> has a value: the environment has chosen.</summary>
+    public static bool EnvironmentChose(Func<string, string?> read) => Variables.Any(v => read(v) is { Length: > 0 });
+
     public static bool SetPassive()
     {
         if (OperatingSystem.IsWindows())
