@@ -45,20 +45,29 @@ internal static class CpuAccounting
                 continue; // the thread exited between the listing and the read (FileNotFoundException, or ESRCH)
             }
             int open = stat.IndexOf('('), close = stat.LastIndexOf(')');
-            string[] fields = stat[(close + 2)..].Split(' ');
-            // utime and stime are fields 14 and 15 of proc(5), counted from the state field (3): indexes 11 and 12 here.
-            double seconds = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
-            threads[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = (stat[(open + 1)..close], seconds);
+            threads[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] = (stat[(open + 1)..close], Seconds(stat, Utime));
         }
         return threads;
     }
 
     /// <summary>CPU seconds of a process so far (all its threads, exited ones included).</summary>
-    public static double ReadProcess(int processId)
+    public static double ReadProcess(int processId) => Seconds(File.ReadAllText($"/proc/{processId}/stat"), Utime);
+
+    /// <summary>
+    /// CPU seconds (user + system) of this process's children that have exited and been waited for: on a shared
+    /// machine the share of the CPU a run gets varies, the CPU time each image costs does not.
+    /// </summary>
+    public static double ReadChildren() => Seconds(File.ReadAllText("/proc/self/stat"), ChildrenUtime);
+
+    // Fields of proc(5)'s stat line counted from the state field (3), the first after the name's closing parenthesis:
+    // utime and stime are fields 14 and 15 (indexes 11 and 12), cutime and cstime 16 and 17 (13 and 14).
+    private const int Utime = 11, ChildrenUtime = 13;
+
+    /// <summary>The user and the system time that follow each other from <paramref name="index"/> in a stat line, seconds.</summary>
+    private static double Seconds(string stat, int index)
     {
-        string stat = File.ReadAllText($"/proc/{processId}/stat");
         string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / TicksPerSecond;
+        return (long.Parse(fields[index], CultureInfo.InvariantCulture) + long.Parse(fields[index + 1], CultureInfo.InvariantCulture)) / TicksPerSecond;
     }
 
     /// <summary>

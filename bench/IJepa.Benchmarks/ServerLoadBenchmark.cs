@@ -69,7 +69,7 @@ internal static class ServerLoadBenchmark
             // 2. The load.
             Say("");
             Say($"== load: {s.Clients} clients, {s.Requests} requests, {s.CorruptShare:P0} corrupt, server defaults (max batch 32, max wait 5 ms, queue 256)");
-            double serverCpuBefore = ChildrenCpuSeconds();
+            double serverCpuBefore = CpuAccounting.ReadChildren();
             LoadResult load;
             TimeSpan clientCpu;
             await using (ServerProcess server = await ServerProcess.StartAsync(Dotnet, serverDll, ["--model", s.Model, .. s.ServerOptions], TimeSpan.FromMinutes(2)))
@@ -95,7 +95,7 @@ internal static class ServerLoadBenchmark
                 server.Terminate();
                 Say($"server exit code {await server.WaitForExitAsync(TimeSpan.FromSeconds(15))}");
             }
-            double serverCpu = ChildrenCpuSeconds() - serverCpuBefore;
+            double serverCpu = CpuAccounting.ReadChildren() - serverCpuBefore;
             Say($"   server's CPU time {serverCpu:F1} s = {serverCpu / load.GoodOk * 1000:F0} ms per good image (start and model load included); " +
                 $"load generator's {clientCpu.TotalSeconds:F1} s = {clientCpu.TotalMilliseconds / load.GoodOk:F0} ms per good image");
             double offlineAfter = OfflineRate(featureDumpDll, s.Model, photos, offlineImages, Say);
@@ -214,13 +214,13 @@ internal static class ServerLoadBenchmark
             {
                 start.ArgumentList.Add(a);
             }
-            double cpuBefore = ChildrenCpuSeconds();
+            double cpuBefore = CpuAccounting.ReadChildren();
             using Process process = Process.Start(start)!;
             Task<string> error = process.StandardError.ReadToEndAsync();
             string output = process.StandardOutput.ReadToEnd();
             process.WaitForExit();
             _ = error.Result;
-            double cpu = ChildrenCpuSeconds() - cpuBefore;
+            double cpu = CpuAccounting.ReadChildren() - cpuBefore;
             string done = output.Split('\n').Single(l => l.StartsWith("done:", StringComparison.Ordinal)).Trim();
             say($"== offline: FeatureDump (defaults: batch 8, one worker per core) over {count} of the photos: {done}");
             say($"   FeatureDump's CPU time {cpu:F1} s = {cpu / count * 1000:F0} ms per image (process start and model load included)");
@@ -231,18 +231,6 @@ internal static class ServerLoadBenchmark
         {
             Directory.Delete(folder, recursive: true);
         }
-    }
-
-    /// <summary>
-    /// CPU seconds (user + system) of this process's children that have exited and been waited for: on a shared
-    /// machine the share of the CPU a run gets varies, the CPU time each image costs does not.
-    /// </summary>
-    private static double ChildrenCpuSeconds()
-    {
-        string stat = File.ReadAllText("/proc/self/stat");
-        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        // Fields 16 and 17 of proc(5) (cutime, cstime), counted from the state field (3): indexes 13 and 14 here.
-        return (long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture)) / 100.0;
     }
 
     private static async Task<string> Scrape(Uri address)

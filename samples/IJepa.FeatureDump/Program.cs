@@ -56,8 +56,6 @@ if (flags.Contains("--help") || flags.Contains("-h"))
     Console.WriteLine(Usage);
     return 0;
 }
-// Before libtorch loads: the decoding threads share the cores with the model, and spinning OpenMP threads took from them.
-IJepaRuntime.PreferPassiveThreadWaits();
 if (RuntimeArguments.ApplyLibTorch(options.GetValueOrDefault("--libtorch")) is int libtorchFailure)
 {
     return libtorchFailure;

@@ -24,8 +24,6 @@ if (parsed.Help)
     Console.WriteLine(ServerArguments.Usage);
     return 0;
 }
-// Before libtorch loads: the decoding threads share the cores with the model, and spinning OpenMP threads took from them.
-IJepa.IJepaRuntime.PreferPassiveThreadWaits();
 if (RuntimeArguments.ApplyLibTorch(parsed.LibTorch) is int libtorchFailure)
 {
     return libtorchFailure;

@@ -77,8 +77,6 @@ catch (FormatException e)
 {
     return Exit.Usage(e.Message, Usage);
 }
-// Before libtorch loads: the decoding threads share the cores with the model, and spinning OpenMP threads took from them.
-IJepaRuntime.PreferPassiveThreadWaits();
 if (RuntimeArguments.ApplyLibTorch(options.GetValueOrDefault("--libtorch")) is int libtorchFailure)
 {
     return libtorchFailure;

@@ -14,9 +14,14 @@ internal static class RuntimeArguments
                            torchvision resizes in float32: AVX-512 CPUs, GPUs) or pil (ViTImageProcessorPil, transformers 4)
         """;
 
-    /// <summary>Loads libtorch from --libtorch before anything else touches TorchSharp; null when fine, else the exit code.</summary>
+    /// <summary>
+    /// Prepares libtorch before anything else touches TorchSharp: its OpenMP threads sleep rather than spin (the
+    /// decoding threads share the cores with the model; <see cref="IJepaRuntime.PreferPassiveThreadWaits"/>), and it
+    /// loads from --libtorch when given. Null when fine, else the exit code.
+    /// </summary>
     public static int? ApplyLibTorch(string? directory)
     {
+        IJepaRuntime.PreferPassiveThreadWaits();
         if (directory is null)
         {
             return null;
