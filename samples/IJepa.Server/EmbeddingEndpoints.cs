@@ -56,7 +56,24 @@ internal static class EmbeddingEndpoints
         {
             return Busy(request.HttpContext, service, metrics);
         }
-        ImageBytes body = await ImageBytes.ReadAsync(request.Body, request.ContentLength, service.Bodies, cancellationToken).ConfigureAwait(false);
+        ImageBytes body;
+        try
+        {
+            body = await ImageBytes.ReadAsync(request.Body, request.ContentLength, service.Bodies, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The image had its room in the queue (ijepa_queue_depth counted it) and ends here, so its outcome is
+            // counted here too: every admitted image ends encoded, failed or cancelled. A client that left while
+            // sending cancelled it; Kestrel's own errors (over the size limit: 413, cut short: 400) keep their status.
+            if (cancellationToken.IsCancellationRequested)
+            {
+                metrics.ImageCancelled();
+                return Results.Empty;
+            }
+            metrics.ImageFailed();
+            throw;
+        }
         try
         {
             // The job owns the body from here, and gives its buffer back once it is decoded.

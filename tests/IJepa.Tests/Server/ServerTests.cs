@@ -528,6 +528,56 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         return true;
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_client_that_leaves_while_sending_its_image_has_it_counted_as_cancelled(bool reset)
+    {
+        // The image has its room in the queue from before its body is read: a client that leaves mid-body must give
+        // the room back and have the image counted as cancelled, like one that leaves after sending (the gap in the
+        // accounting once let the disconnect test above see 63 of 64 images end).
+        await using ServerProcess server = await StartAsync("--workers", "1");
+        using var client = new HttpClient { BaseAddress = server.Address };
+        using (var socket = new System.Net.Sockets.TcpClient())
+        {
+            await socket.ConnectAsync(server.Address.Host, server.Address.Port);
+            System.Net.Sockets.NetworkStream stream = socket.GetStream();
+            byte[] head = System.Text.Encoding.ASCII.GetBytes(
+                $"POST /embed HTTP/1.1\r\nHost: {server.Address.Authority}\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n");
+            await stream.WriteAsync(head);
+            await stream.WriteAsync(new byte[1000]);
+            await stream.FlushAsync();
+            Assert.True(await MetricReaches(client, "ijepa_queue_depth", 1), "the request never took its room in the queue");
+            if (reset)
+            {
+                socket.LingerState = new System.Net.Sockets.LingerOption(true, 0); // close with RST, not FIN
+            }
+        }
+        Assert.True(await MetricReaches(client, "ijepa_images_total{outcome=\"cancelled\"}", 1), "the image was never counted as cancelled");
+        string metrics = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        log.WriteLine(metrics);
+        Assert.Equal(0, Metric(metrics, "ijepa_queue_depth"));
+        Assert.Equal(0, Metric(metrics, "ijepa_images_total{outcome=\"failed\"}"));
+        Assert.Equal(0, Metric(metrics, "ijepa_images_total{outcome=\"encoded\"}"));
+        Assert.DoesNotContain("fail", server.Output, StringComparison.OrdinalIgnoreCase);
+    }
+
+    /// <summary>Polls /metrics until <paramref name="series"/> equals <paramref name="value"/>; false after 30 s.</summary>
+    private static async Task<bool> MetricReaches(HttpClient client, string series, double value)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        do
+        {
+            if (Metric(await client.GetStringAsync(new Uri("/metrics", UriKind.Relative)), series) == value)
+            {
+                return true;
+            }
+            await Task.Delay(20);
+        }
+        while (DateTime.UtcNow < deadline);
+        return false;
+    }
+
     private static double Metric(string metrics, string series) =>
         double.Parse(metrics.Split('\n').Single(l => l.StartsWith(series + " ", StringComparison.Ordinal))[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
 
