@@ -61,18 +61,25 @@ internal static class EmbeddingEndpoints
         {
             body = await ImageBytes.ReadAsync(request.Body, request.ContentLength, service.Bodies, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception)
+        catch (Exception e)
         {
             // The image had its room in the queue (ijepa_queue_depth counted it) and ends here, so its outcome is
-            // counted here too: every admitted image ends encoded, failed or cancelled. A client that left while
-            // sending cancelled it; Kestrel's own errors (over the size limit: 413, cut short: 400) keep their status.
-            if (cancellationToken.IsCancellationRequested)
+            // counted here too: every admitted image ends encoded, failed or cancelled. Over the size limit (413) it
+            // is refused; any other way the read ends early (the connection reset, or closed before the declared
+            // length, which Kestrel may report before it signals the abort) the client did not deliver it.
+            if (e is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge })
+            {
+                metrics.ImageFailed();
+            }
+            else
             {
                 metrics.ImageCancelled();
+            }
+            if (cancellationToken.IsCancellationRequested)
+            {
                 return Results.Empty;
             }
-            metrics.ImageFailed();
-            throw;
+            throw; // Kestrel's own errors keep their status (413; 400 for a body cut short)
         }
         try
         {

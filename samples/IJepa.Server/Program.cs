@@ -93,13 +93,15 @@ ServerMetrics metrics = app.Services.GetRequiredService<ServerMetrics>();
 app.Use(async (context, next) =>
 {
     long start = Stopwatch.GetTimestamp();
+    // Routing has chosen the endpoint by now; read it before the exception handler clears it to re-run the pipeline
+    // (a 413 or 400 from Kestrel while /embed reads its body is counted under /embed, not "other").
+    string route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "other";
     try
     {
         await next(context);
     }
     finally
     {
-        string route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "other";
         metrics.Request(route, context.Response.StatusCode, Stopwatch.GetElapsedTime(start));
     }
 });

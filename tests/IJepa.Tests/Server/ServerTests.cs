@@ -292,10 +292,17 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         }
         // Over the body limit: 413, for /embed and for a batch.
         byte[] big = new byte[ServerFixture.MaxBodyBytes + 1];
+        string before = await Client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
         using (HttpResponseMessage r = await Client.PostAsync(new Uri("/embed", UriKind.Relative), ImageContent(big)))
         {
             await AssertProblem(r, HttpStatusCode.RequestEntityTooLarge);
         }
+        // The image had its room in the queue before its body was read: it is counted as failed, and the room given back.
+        string after = await Client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        Assert.Equal(Metric(before, "ijepa_images_total{outcome=\"failed\"}") + 1, Metric(after, "ijepa_images_total{outcome=\"failed\"}"));
+        Assert.Equal(Metric(before, "ijepa_images_total{outcome=\"cancelled\"}"), Metric(after, "ijepa_images_total{outcome=\"cancelled\"}"));
+        Assert.Equal(0, Metric(after, "ijepa_queue_depth"));
+        Assert.Equal(Metric(before, "ijepa_requests_total{route=\"/embed\",status=\"413\"}", absent: 0) + 1, Metric(after, "ijepa_requests_total{route=\"/embed\",status=\"413\"}"));
         using (var form = new MultipartFormDataContent { { ImageContent(big), "images", "big.png" } })
         using (HttpResponseMessage r = await Client.PostAsync(new Uri("/embed/batch", UriKind.Relative), form))
         {
@@ -553,9 +560,11 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
                 socket.LingerState = new System.Net.Sockets.LingerOption(true, 0); // close with RST, not FIN
             }
         }
-        Assert.True(await MetricReaches(client, "ijepa_images_total{outcome=\"cancelled\"}", 1), "the image was never counted as cancelled");
+        bool cancelled = await MetricReaches(client, "ijepa_images_total{outcome=\"cancelled\"}", 1);
         string metrics = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
         log.WriteLine(metrics);
+        log.WriteLine(server.Output);
+        Assert.True(cancelled, "the image was never counted as cancelled");
         Assert.Equal(0, Metric(metrics, "ijepa_queue_depth"));
         Assert.Equal(0, Metric(metrics, "ijepa_images_total{outcome=\"failed\"}"));
         Assert.Equal(0, Metric(metrics, "ijepa_images_total{outcome=\"encoded\"}"));
@@ -578,8 +587,13 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         return false;
     }
 
-    private static double Metric(string metrics, string series) =>
-        double.Parse(metrics.Split('\n').Single(l => l.StartsWith(series + " ", StringComparison.Ordinal))[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    private static double Metric(string metrics, string series, double? absent = null)
+    {
+        string[] lines = metrics.Split('\n').Where(l => l.StartsWith(series + " ", StringComparison.Ordinal)).ToArray();
+        return lines.Length == 0 && absent is { } value
+            ? value
+            : double.Parse(lines.Single()[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     [Fact]
     public async Task Sigterm_finishes_the_requests_in_flight_and_exits_0_within_10_seconds()
