@@ -66,7 +66,9 @@ internal static class EmbeddingEndpoints
             // The image had its room in the queue (ijepa_queue_depth counted it) and ends here, so its outcome is
             // counted here too: every admitted image ends encoded, failed or cancelled. Over the size limit (413) it
             // is refused; any other way the read ends early (the connection reset, or closed before the declared
-            // length, which Kestrel may report before it signals the abort) the client did not deliver it.
+            // length, which Kestrel may report before it signals the abort) the client did not deliver it. The room
+            // is given back first, so that whoever sees the outcome counted also sees the queue without it.
+            reservation.Dispose();
             if (e is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge })
             {
                 metrics.ImageFailed();

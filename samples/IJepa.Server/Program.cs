@@ -110,6 +110,9 @@ app.UseExceptionHandler(new ExceptionHandlerOptions
     // Kestrel's own request errors (body over the limit: 413, truncated body: 400) keep their status;
     // anything else is a 500 whose body says nothing of the exception.
     StatusCodeSelector = e => e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+    // Those are the client's doing (often a client that left mid-body), answered with their status: not logged as
+    // the server's errors, with a stack trace each.
+    SuppressDiagnosticsCallback = c => c.Exception is BadHttpRequestException,
 });
 app.UseStatusCodePages();
 if (options.ApiKey is { } apiKey)
