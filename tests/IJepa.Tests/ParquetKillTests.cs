@@ -16,6 +16,7 @@ public class ParquetKillTests(ITestOutputHelper log)
 {
     private const int Images = 2000;
     private const int Shards = 4;
+    private const int PartRows = 40;
 
     [Fact]
     public void Shards_killed_at_random_and_restarted_leave_every_image_exactly_once()
@@ -25,9 +26,13 @@ public class ParquetKillTests(ITestOutputHelper log)
         string[] paths = WriteImages(images);
         string dataset = work.File("out.parquet");
         var random = new Random(16);
+        // Parts each shard writes in all (40 rows each): the shards split the images by their relative path.
+        int[] parts = [.. Enumerable.Range(0, Shards).Select(shard =>
+            (paths.Count(p => IJepa.Parquet.Shard.Assign(Path.GetRelativePath(images, p).Replace('\\', '/'), Shards) == shard) + PartRows - 1) / PartRows)];
         int kills = 0;
         var watch = Stopwatch.StartNew();
         var checkLock = new object();
+        var story = new System.Collections.Concurrent.ConcurrentQueue<string>();
         Parallel.For(0, Shards, new ParallelOptions { MaxDegreeOfParallelism = Shards }, shard =>
         {
             for (int attempt = 0; ; attempt++)
@@ -37,7 +42,9 @@ public class ParquetKillTests(ITestOutputHelper log)
                 // Killed up to three times each, then left to finish so that the test ends. The moment is drawn
                 // from the shard's own progress, not the clock (a quiet machine finished every shard before a fixed
                 // delay ran out): during start-up, or once 1 or 2 more parts are committed, plus up to 60 ms.
-                bool finished = attempt >= 3 ? process.WaitForExit(TimeSpan.FromMinutes(5)) : WaitForKillMoment(process, dataset, shard, random);
+                var attemptWatch = Stopwatch.StartNew();
+                bool finished = attempt >= 3 ? process.WaitForExit(TimeSpan.FromMinutes(5)) : WaitForKillMoment(process, dataset, shard, parts[shard], random);
+                story.Enqueue($"shard {shard} run {attempt}: {(finished ? "finished" : "killed")} after {attemptWatch.ElapsedMilliseconds} ms");
                 if (!finished && attempt < 3)
                 {
                     process.Kill(); // SIGKILL on Unix: no handler runs
@@ -58,7 +65,7 @@ public class ParquetKillTests(ITestOutputHelper log)
                 break;
             }
         });
-        log.WriteLine($"{kills} kills, {watch.Elapsed.TotalSeconds:F0} s");
+        log.WriteLine($"{kills} kills, {watch.Elapsed.TotalSeconds:F0} s\n{string.Join('\n', story)}");
         Assert.True(kills >= Shards, $"only {kills} kills: the processes finished before being killed");
 
         for (int shard = 0; shard < Shards; shard++)
@@ -89,33 +96,45 @@ public class ParquetKillTests(ITestOutputHelper log)
         }
     }
 
-    /// <summary>Waits for a random moment of the shard's run; true when the process finished first.</summary>
-    private static bool WaitForKillMoment(Process process, string dataset, int shard, Random random)
+    /// <summary>
+    /// Waits for a random moment of the shard's run; true when the process finished first. The moment is drawn from
+    /// the shard's own progress, never from the clock alone (on a quiet machine a shard's whole run takes about half a
+    /// second, and clock-drawn moments missed it: CI failed on 'only 2 kills'): during start-up (a random delay, cut
+    /// short by this run's first commit), or once 1 or 2 more parts are committed, plus up to 20 ms (into the next
+    /// part's writing). A run is only asked to commit parts while at least two more would remain, so the kill cannot
+    /// come after the shard's work is done.
+    /// </summary>
+    private static bool WaitForKillMoment(Process process, string dataset, int shard, int shardParts, Random random)
     {
         int more, jitter, startupMs;
         lock (random)
         {
-            (more, jitter, startupMs) = (random.Next(0, 3), random.Next(0, 60), random.Next(1000, 1500));
-        }
-        if (more == 0)
-        {
-            return process.WaitForExit(startupMs);
+            (more, jitter, startupMs) = (random.Next(0, 3), random.Next(0, 20), random.Next(0, 400));
         }
         string manifest = Path.Combine(dataset, $"_manifest-{shard}-of-{Shards}.jsonl");
-        int target = CommittedParts(manifest) + more;
-        var deadline = Stopwatch.StartNew();
+        int committed = CommittedParts(manifest);
+        if (committed + more > shardParts - 2)
+        {
+            more = 0;
+        }
+        int target = committed + Math.Max(more, 1);
+        var watch = Stopwatch.StartNew();
         while (CommittedParts(manifest) < target)
         {
             if (process.WaitForExit(5))
             {
                 return true;
             }
-            if (deadline.Elapsed > TimeSpan.FromMinutes(2))
+            if (more == 0 && watch.ElapsedMilliseconds >= startupMs)
+            {
+                return false;
+            }
+            if (watch.Elapsed > TimeSpan.FromMinutes(2))
             {
                 return false; // no progress: kill it anyway
             }
         }
-        return process.WaitForExit(jitter);
+        return more == 0 ? process.HasExited : process.WaitForExit(jitter);
     }
 
     private static int CommittedParts(string manifest)
@@ -144,7 +163,7 @@ public class ParquetKillTests(ITestOutputHelper log)
         foreach (string a in new[]
         {
             DotnetCli.Sample("IJepa.FeatureDump"), "--model", TestData.Reference("ijepa_tiny_p14"), "--batch", "8", "--threads", "1", "--workers", "1",
-            "--part-rows", "40", "--shard", string.Create(CultureInfo.InvariantCulture, $"{shard}/{Shards}"), "--out", dataset, images,
+            "--part-rows", $"{PartRows}", "--shard", string.Create(CultureInfo.InvariantCulture, $"{shard}/{Shards}"), "--out", dataset, images,
         })
         {
             start.ArgumentList.Add(a);
@@ -185,7 +204,7 @@ public class ParquetKillTests(ITestOutputHelper log)
             string manifest = File.ReadAllText(Path.Combine(dataset, $"_manifest-{shardTag}.jsonl"));
             Assert.Contains($"\"part\":\"{name}\"", manifest, StringComparison.Ordinal);
             long rows = Convert.ToInt64(ParquetTests.Query($"SELECT count(*) FROM read_parquet('{part}')")[0][0], CultureInfo.InvariantCulture);
-            Assert.InRange(rows, 1, 40);
+            Assert.InRange(rows, 1, PartRows);
         }
     }
 
