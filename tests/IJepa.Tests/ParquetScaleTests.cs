@@ -43,11 +43,14 @@ public class ParquetScaleTests(ITestOutputHelper log)
         {
             log.WriteLine($"{done,6} rows: peak RSS {peak / 1048576.0:F1} MB");
         }
-        // After the first 2,000 rows (parts written, row groups and pools warm) the peak must stay put: 18,000 more
-        // rows held in memory would add 280 MB; the bound leaves room for the keys of finished inputs (about 2 MB).
-        long early = peaks.First(p => p.Done >= 2000).Peak, last = peaks[^1].Peak;
+        // Over the second half the peak must stay put: 10,000 more rows held in memory would add 160 MB; the bound
+        // leaves room for the keys of finished inputs (about 1 MB). The first half is the warm-up (parts written, row
+        // groups, pools, the collector's budgets): on a quiet machine it is over by 2,000 rows, but with the CPUs
+        // oversubscribed (two busy loops beside the test suite on two cores) the peak went on rising in steps up to
+        // 10,000 rows (318 MB at 2,000, 362 at 10,000, 366 at the end) and a bound from 2,000 rows failed.
+        long middle = peaks.First(p => p.Done >= Images / 2).Peak, last = peaks[^1].Peak;
         Assert.True(peaks[^1].Done >= 18_000, $"the last reading was at {peaks[^1].Done} rows");
-        Assert.True(last - early <= 32L << 20, $"peak RSS grew from {early >> 20} MB at 2,000 rows to {last >> 20} MB at {peaks[^1].Done}");
+        Assert.True(last - middle <= 32L << 20, $"peak RSS grew from {middle >> 20} MB at {Images / 2:N0} rows to {last >> 20} MB at {peaks[^1].Done:N0}");
         long rows = Convert.ToInt64(ParquetTests.Query($"SELECT count(*) FROM read_parquet('{work.File("out.parquet")}/*.parquet')")[0][0], CultureInfo.InvariantCulture);
         Assert.Equal(Images, rows);
     }
