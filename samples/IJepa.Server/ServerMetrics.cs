@@ -124,14 +124,18 @@ internal sealed class ServerMetrics : IDisposable
         {
             text.Append(CultureInfo.InvariantCulture, $"ijepa_requests_total{{route=\"{route}\",status=\"{status}\"}} {Volatile.Read(ref count[0])}\n");
         }
+        // The outcomes are read before the queue: an image leaves the queue before its outcome is counted, so one that
+        // moves on between the two reads is missed by both rather than counted twice (queued + ended never exceeds
+        // what was admitted).
+        (long encoded, long failed, long cancelled) = (Interlocked.Read(ref _imagesOk), Interlocked.Read(ref _imagesFailed), Interlocked.Read(ref _imagesCancelled));
         text.Append("# HELP ijepa_queue_depth Images accepted and waiting for the model (decoding or queued).\n# TYPE ijepa_queue_depth gauge\n");
         text.Append(CultureInfo.InvariantCulture, $"ijepa_queue_depth {QueueDepth()}\n");
         text.Append("# HELP ijepa_rejected_total Requests refused with 503 because the queue was full.\n# TYPE ijepa_rejected_total counter\n");
         text.Append(CultureInfo.InvariantCulture, $"ijepa_rejected_total {Interlocked.Read(ref _rejected)}\n");
         text.Append("# HELP ijepa_images_total Images by outcome.\n# TYPE ijepa_images_total counter\n");
-        text.Append(CultureInfo.InvariantCulture, $"ijepa_images_total{{outcome=\"encoded\"}} {Interlocked.Read(ref _imagesOk)}\n");
-        text.Append(CultureInfo.InvariantCulture, $"ijepa_images_total{{outcome=\"failed\"}} {Interlocked.Read(ref _imagesFailed)}\n");
-        text.Append(CultureInfo.InvariantCulture, $"ijepa_images_total{{outcome=\"cancelled\"}} {Interlocked.Read(ref _imagesCancelled)}\n");
+        text.Append(CultureInfo.InvariantCulture, $"ijepa_images_total{{outcome=\"encoded\"}} {encoded}\n");
+        text.Append(CultureInfo.InvariantCulture, $"ijepa_images_total{{outcome=\"failed\"}} {failed}\n");
+        text.Append(CultureInfo.InvariantCulture, $"ijepa_images_total{{outcome=\"cancelled\"}} {cancelled}\n");
         text.Append(CultureInfo.InvariantCulture, $"# HELP ijepa_images_per_second Images encoded per second over the last {RateWindowSeconds} s.\n# TYPE ijepa_images_per_second gauge\n");
         text.Append(CultureInfo.InvariantCulture, $"ijepa_images_per_second {ImagesPerSecond():0.###}\n");
         text.Append("# HELP ijepa_managed_heap_bytes .NET heap size after the last collection.\n# TYPE ijepa_managed_heap_bytes gauge\n");

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using IJepa.Preprocessing;
 
 namespace IJepa.Tests;
@@ -77,15 +78,22 @@ public class PipelineTests
                 yield return ImageInput.FromFile(Image(Good[i % Good.Length]));
             }
         }
+        // The batch held by the consumer, the prefetched ones, and one input read before the next buffer is free.
+        const int full = (prefetch + 1) * batch;
         await foreach (EncodeResult result in encoder.EncodeAsync(Endless()))
         {
             Assert.True(result.Succeeded);
-            // The consumer stalls on its first result: the pipeline must fill its buffers and then wait.
-            await Task.Delay(1500);
+            // The consumer stalls on its first result: the pipeline must fill its buffers and then wait. Filling is
+            // waited for (a fixed 1.5 s could run out on a loaded machine), then reading past it is given time.
+            var filling = Stopwatch.StartNew();
+            while (Volatile.Read(ref pulled) < full && filling.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                await Task.Delay(20);
+            }
+            await Task.Delay(1000);
             break;
         }
-        // The batch held by the consumer, the prefetched ones, and one input read before the next buffer is free.
-        Assert.InRange(Volatile.Read(ref pulled), (prefetch + 1) * batch, ((prefetch + 1) * batch) + 1);
+        Assert.InRange(Volatile.Read(ref pulled), full, full + 1);
     }
 
     [Fact]
