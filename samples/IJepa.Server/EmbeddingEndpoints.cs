@@ -64,7 +64,7 @@ internal static class EmbeddingEndpoints
         catch (Exception e)
         {
             // The image had its room in the queue (ijepa_queue_depth counted it) and ends here, so its outcome is
-            // counted here too: every admitted image ends encoded, failed or cancelled. Over the size limit (413) it
+            // counted here too: an admitted image ends encoded, failed or cancelled (or 503 at the shutdown deadline). Over the size limit (413) it
             // is refused; any other way the read ends early (the connection reset, or closed before the declared
             // length, which Kestrel may report before it signals the abort) the client did not deliver it. The room
             // is given back first, so that whoever sees the outcome counted also sees the queue without it.
