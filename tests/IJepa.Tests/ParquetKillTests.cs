@@ -26,9 +26,10 @@ public class ParquetKillTests(ITestOutputHelper log)
         string[] paths = WriteImages(images);
         string dataset = work.File("out.parquet");
         var random = new Random(16);
-        // Parts each shard writes in all (40 rows each): the shards split the images by their relative path.
-        int[] parts = [.. Enumerable.Range(0, Shards).Select(shard =>
-            (paths.Count(p => IJepa.Parquet.Shard.Assign(Path.GetRelativePath(images, p).Replace('\\', '/'), Shards) == shard) + PartRows - 1) / PartRows)];
+        // Each image's key in the dataset: its path relative to the folder, '/' separators.
+        string Key(string path) => Path.GetRelativePath(images, path).Replace('\\', '/');
+        // Parts each shard writes in all: the shards split the images by key.
+        int[] parts = [.. Enumerable.Range(0, Shards).Select(shard => (paths.Count(p => IJepa.Parquet.Shard.Assign(Key(p), Shards) == shard) + PartRows - 1) / PartRows)];
         int kills = 0;
         var watch = Stopwatch.StartNew();
         var checkLock = new object();
@@ -39,9 +40,8 @@ public class ParquetKillTests(ITestOutputHelper log)
             {
                 var text = new System.Text.StringBuilder();
                 using Process process = Start(work.Path, images, dataset, shard, text);
-                // Killed up to three times each, then left to finish so that the test ends. The moment is drawn
-                // from the shard's own progress, not the clock (a quiet machine finished every shard before a fixed
-                // delay ran out): during start-up, or once 1 or 2 more parts are committed, plus up to 60 ms.
+                // Killed up to three times each, at a moment of its progress (WaitForKillMoment), then left to finish
+                // so that the test ends.
                 var attemptWatch = Stopwatch.StartNew();
                 bool finished = attempt >= 3 ? process.WaitForExit(TimeSpan.FromMinutes(5)) : WaitForKillMoment(process, dataset, shard, parts[shard], random);
                 story.Enqueue($"shard {shard} run {attempt}: {(finished ? "finished" : "killed")} after {attemptWatch.ElapsedMilliseconds} ms");
@@ -74,7 +74,7 @@ public class ParquetKillTests(ITestOutputHelper log)
         }
         Assert.Empty(ParquetTests.Query($"SELECT path FROM read_parquet('{dataset}/*.parquet') GROUP BY path HAVING count(*) > 1"));
         List<object?[]> rows = ParquetTests.Query($"SELECT path, pooled, width, height, size, sha256 FROM read_parquet('{dataset}/*.parquet') ORDER BY path");
-        Assert.Equal(paths.Select(p => Path.GetRelativePath(images, p).Replace('\\', '/')).Order(StringComparer.Ordinal), rows.Select(r => (string)r[0]!));
+        Assert.Equal(paths.Select(Key).Order(StringComparer.Ordinal), rows.Select(r => (string)r[0]!));
         foreach (object?[] row in rows)
         {
             string file = Path.Combine(images, (string)row[0]!);

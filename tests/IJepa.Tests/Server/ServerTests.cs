@@ -292,13 +292,13 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         }
         // Over the body limit: 413, for /embed and for a batch.
         byte[] big = new byte[ServerFixture.MaxBodyBytes + 1];
-        string before = await Client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        string before = await Scrape(Client);
         using (HttpResponseMessage r = await Client.PostAsync(new Uri("/embed", UriKind.Relative), ImageContent(big)))
         {
             await AssertProblem(r, HttpStatusCode.RequestEntityTooLarge);
         }
         // The image had its room in the queue before its body was read: it is counted as failed, and the room given back.
-        string after = await Client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        string after = await Scrape(Client);
         Assert.Equal(Metric(before, "ijepa_images_total{outcome=\"failed\"}") + 1, Metric(after, "ijepa_images_total{outcome=\"failed\"}"));
         Assert.Equal(Metric(before, "ijepa_images_total{outcome=\"cancelled\"}"), Metric(after, "ijepa_images_total{outcome=\"cancelled\"}"));
         Assert.Equal(0, Metric(after, "ijepa_queue_depth"));
@@ -346,7 +346,7 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         {
             Assert.Equal(HttpStatusCode.OK, r.StatusCode);
         }
-        string metrics = await Client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        string metrics = await Scrape(Client);
         foreach (string series in new[]
         {
             "ijepa_requests_total{route=\"/embed\",status=\"200\"}", "ijepa_queue_depth ", "ijepa_batch_size_bucket{le=\"1\"}",
@@ -375,7 +375,7 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
             double trims = 0;
             for (var wait = System.Diagnostics.Stopwatch.StartNew(); trims == 0 && wait.Elapsed < TimeSpan.FromSeconds(20); await Task.Delay(200))
             {
-                string now = await Client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+                string now = await Scrape(Client);
                 trims = Metric(now, "ijepa_native_heap_trims_total{released=\"true\"}") + Metric(now, "ijepa_native_heap_trims_total{released=\"false\"}");
             }
             Assert.True(trims >= 1, "no trim in 20 s");
@@ -492,7 +492,7 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         double queued, encoded;
         do
         {
-            string metrics = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+            string metrics = await Scrape(client);
             (queued, encoded) = (Metric(metrics, "ijepa_queue_depth"), Metric(metrics, "ijepa_images_total{outcome=\"encoded\"}"));
         }
         while (queued + encoded < Requests && DateTime.UtcNow < deadline);
@@ -519,7 +519,7 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         do
         {
-            after = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+            after = await Scrape(client);
             (finished, dropped) = (Metric(after, "ijepa_images_total{outcome=\"encoded\"}"), Metric(after, "ijepa_images_total{outcome=\"cancelled\"}"));
         }
         while (finished + dropped < Requests && DateTime.UtcNow < deadline);
@@ -561,7 +561,7 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
             }
         }
         bool cancelled = await MetricReaches(client, "ijepa_images_total{outcome=\"cancelled\"}", 1);
-        string metrics = await client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
+        string metrics = await Scrape(client);
         log.WriteLine(metrics);
         log.WriteLine(server.Output);
         Assert.True(cancelled, "the image was never counted as cancelled");
@@ -577,7 +577,7 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         do
         {
-            if (Metric(await client.GetStringAsync(new Uri("/metrics", UriKind.Relative)), series) == value)
+            if (Metric(await Scrape(client), series) == value)
             {
                 return true;
             }
@@ -586,6 +586,8 @@ public sealed class ServerTests(ServerFixture fixture, ITestOutputHelper log) : 
         while (DateTime.UtcNow < deadline);
         return false;
     }
+
+    private static Task<string> Scrape(HttpClient client) => client.GetStringAsync(new Uri("/metrics", UriKind.Relative));
 
     private static double Metric(string metrics, string series, double? absent = null)
     {
